@@ -1,0 +1,158 @@
+"""Operator configuration: environment variables (``LANTERN_*``) over an optional TOML file.
+
+Validation happens once at start with messages an operator can act on; nothing else in
+the code reads the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+SUPPORTED_LANGUAGES = ("en", "es")
+ONE_WEEK = 7 * 24 * 3600
+
+
+class ConfigError(Exception):
+    """Configuration is invalid; the message lists every problem, one per line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LANTERN_", extra="forbid")
+
+    bot_number: str = Field(
+        default="",
+        description="The Signal number the bot is registered/linked with, in E.164 (+...).",
+    )
+    signal_service: str = Field(
+        default="localhost:8080",
+        description="host:port of signal-cli-rest-api (json-rpc mode), without scheme.",
+    )
+    signal_connection: Literal["auto", "https_only", "http_only"] = Field(
+        default="http_only",
+        description="Protocol to reach signal-cli-rest-api; it is on a private network.",
+    )
+    data_dir: Path = Field(default=Path("lantern-data"), description="Key file and SQLite.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy async URL; default SQLite in data_dir. "
+        "PostgreSQL: postgresql+asyncpg://user:pass@host/db",
+    )
+    default_language: str = Field(default="en", description="Language for strangers.")
+    timezone: str = Field(default="UTC", description="IANA time zone of the network.")
+    disappearing_timer: int = Field(
+        default=ONE_WEEK,
+        description="Disappearing-message timer set on every member conversation (seconds).",
+    )
+    invite_hours: int = Field(default=72, description="Default validity of invite codes.")
+    dialog_minutes: int = Field(default=24 * 60, description="How long a half-done dialog lives.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("bot_number")
+    @classmethod
+    def _valid_number(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            parsed = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            raise ValueError("must be an E.164 phone number like +12025550123") from None
+        if not phonenumbers.is_valid_number(parsed):
+            raise ValueError("is not a valid phone number (E.164, with country code)")
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    @field_validator("signal_service")
+    @classmethod
+    def _no_scheme(cls, value: str) -> str:
+        if "://" in value:
+            raise ValueError("give host:port without http:// or ws://")
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("default_language")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        if value not in SUPPORTED_LANGUAGES:
+            raise ValueError(f"must be one of {', '.join(SUPPORTED_LANGUAGES)}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone such as Europe/Berlin") from None
+        return value
+
+    @field_validator("disappearing_timer")
+    @classmethod
+    def _timer(cls, value: int) -> int:
+        if value < 0 or value > 4 * ONE_WEEK:
+            raise ValueError("must be between 0 (off) and 2419200 seconds (4 weeks)")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _db(cls, value: str) -> str:
+        if not value:
+            return value
+        try:
+            backend = make_url(value).drivername
+        except ArgumentError:
+            raise ValueError("is not a database URL") from None
+        if backend not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+            raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://...")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'lantern.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.data_dir / "lantern.key"
+
+    def require_bot_number(self) -> None:
+        if not self.bot_number:
+            raise ConfigError("bot_number: required (set LANTERN_BOT_NUMBER=+...)")
+
+    def redacted(self) -> dict[str, Any]:
+        """For `lantern config`: the database password is never printed."""
+        shown = self.model_dump(mode="json")
+        shown["database_url"] = make_url(self.effective_database_url).render_as_string(
+            hide_password=True
+        )
+        return shown
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Environment wins over the file; explicit overrides (CLI flags) win over both."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            file_values = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {config_file}: {exc.strerror}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {config_file} is not valid TOML: {exc}") from None
+        file_values = file_values.get("lantern", file_values)
+    try:
+        env_only = Settings()
+        merged = {**file_values, **env_only.model_dump(exclude_unset=True), **overrides}
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            field = ".".join(str(p) for p in err["loc"]) or "config"
+            lines.append(f"{field}: {err['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("\n".join(lines)) from None
