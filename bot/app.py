@@ -1,0 +1,144 @@
+"""Composition root: builds config, database, keys, router and the signalbot client.
+
+Nothing happens at import time, so tests build one :class:`LanternApp` per test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from signalbot import (
+    DataMessageContext,
+    DataMessageHandler,
+    ReactionContext,
+    ReactionHandler,
+    SignalBot,
+)
+
+from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from bot.logging import get_logger
+from bot.messenger import Messenger, SignalMessenger
+from handlers import build_router
+from security import Keyring
+from storage.db import Database
+from storage.migrate import current_revision, head_revision
+
+log = get_logger("lantern.app")
+
+
+class NotMigratedError(RuntimeError):
+    """The database is not at the latest migration; ``lantern migrate`` fixes it."""
+
+
+class EntryHandler(DataMessageHandler):
+    """The only data-message handler registered on signalbot; routing is ours."""
+
+    def __init__(self, dispatcher: Dispatcher, bot_number: str) -> None:
+        self._dispatcher = dispatcher
+        self._bot_number = bot_number
+
+    async def handle_data_message(self, context: DataMessageContext) -> None:
+        message = context.message
+        # No await before on_text takes the sender's lock: that keeps one person's
+        # messages in the order signalbot queued them, across its 3 consumers.
+        if message.source_uuid is None or message.source_number == self._bot_number:
+            return  # our own linked devices' sync messages, or no account to key by
+        await self._dispatcher.on_text(message.source_uuid, message.timestamp, message.text or "")
+
+
+class ReactionEntryHandler(ReactionHandler):
+    """Reactions arrive here; features that use them (RSVP) hook into the dispatcher."""
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._dispatcher = dispatcher
+
+    async def handle_reaction(self, context: ReactionContext) -> None:
+        log.debug("reaction_received", kind="reaction")
+
+
+@dataclass
+class _Running:
+    bot: SignalBot
+    dispatcher: Dispatcher
+
+
+class LanternApp:
+    def __init__(self, settings: Settings, *, keys: Keyring | None = None) -> None:
+        self.settings = settings
+        self.db = Database(settings.effective_database_url)
+        self.keys = keys if keys is not None else Keyring.load_or_create(settings.key_file)
+        self.router = build_router()
+        self._running: _Running | None = None
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        if self._running is None:
+            raise RuntimeError("app not started")
+        return self._running.dispatcher
+
+    def make_dispatcher(self, messenger: Messenger) -> Dispatcher:
+        """A dispatcher without signalbot, for tests that drive handlers directly."""
+        return Dispatcher(
+            db=self.db,
+            keys=self.keys,
+            settings=self.settings,
+            router=self.router,
+            messenger=messenger,
+        )
+
+    def _signalbot_config(self) -> dict[str, Any]:
+        return {
+            "phone_number": self.settings.bot_number,
+            "signal_service": self.settings.signal_service,
+            "connection_mode": self.settings.signal_connection,
+            "storage": {"type": "in-memory"},  # signalbot's store is plaintext: unused
+            "download_attachments": False,
+            "logging_level": logging.WARNING,
+        }
+
+    async def check_migrated(self) -> None:
+        current = await asyncio.to_thread(current_revision, self.db.url)
+        if current != head_revision():
+            raise NotMigratedError(
+                f"database is at revision {current or 'none'}, code needs {head_revision()}: "
+                "run `lantern migrate` first"
+            )
+
+    async def start(self) -> None:
+        """Connect to signal-cli-rest-api, then handle what was journaled before a stop."""
+        self.settings.require_bot_number()
+        await self.check_migrated()
+        bot = SignalBot(self._signalbot_config())
+        _rehome_signalbot_logger()
+        dispatcher = self.make_dispatcher(SignalMessenger(bot))
+        bot.register(EntryHandler(dispatcher, self.settings.bot_number), groups=False)
+        bot.register(ReactionEntryHandler(dispatcher), groups=False)
+        self._running = _Running(bot, dispatcher)
+        bot.start(run_forever=False)
+        await bot.wait_until_ready()
+        await dispatcher.replay_pending()
+        log.info("started", backend=self.db.engine.dialect.name)
+
+    async def stop(self) -> None:
+        """Stop without stopping the event loop (``SignalBot.stop`` would)."""
+        if self._running is not None:
+            bot = self._running.bot
+            if bot.init_task is not None and not bot.init_task.done():
+                bot.init_task.cancel()
+            await bot._pipeline.stop()  # noqa: SLF001 - signalbot has no public "stop tasks"
+            await bot.close()
+            self._running = None
+        await self.db.dispose()
+
+
+def _rehome_signalbot_logger() -> None:
+    """signalbot adds its own stderr handler; route its records through ours (scrubbed)."""
+    logger = logging.getLogger("signalbot")
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    logger.propagate = True
+    logger.setLevel(max(logging.WARNING, logging.getLogger().level))

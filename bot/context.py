@@ -1,0 +1,97 @@
+"""What a handler may touch while one inbound message is handled.
+
+A handler gets a :class:`Context`: the parsed command, the sender's membership (plain
+domain object), the repositories bound to this message's transaction, dialog helpers and
+``reply``.  Replies are collected and delivered by the dispatcher *after* the
+transaction commits, so nobody is told "done" about something that was rolled back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Settings
+from bot.i18n import translate
+from storage.repositories import DialogState, MemberView, Repositories
+
+if TYPE_CHECKING:
+    from bot.router import Router
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One thing to do on Signal after commit: send a text or set a conversation timer."""
+
+    account: str
+    text: str | None = None
+    timer_seconds: int | None = None
+
+
+@dataclass
+class Context:
+    sender: str
+    text: str
+    settings: Settings
+    repos: Repositories
+    now: datetime
+    router: Router
+    member: MemberView | None = None
+    dialog: DialogState | None = None
+    command: str = ""
+    args: str = ""
+    language_override: str | None = None
+    outgoing: list[Outgoing] = field(default_factory=list)
+
+    @property
+    def language(self) -> str:
+        if self.language_override:
+            return self.language_override
+        if self.member is not None:
+            return self.member.language
+        if self.dialog is not None and isinstance(self.dialog.data.get("language"), str):
+            return str(self.dialog.data["language"])
+        return self.settings.default_language
+
+    def t(self, message_id: str, /, **values: object) -> str:
+        return translate(self.language, message_id, **values)
+
+    def reply(self, message_id: str, /, **values: object) -> None:
+        self.outgoing.append(Outgoing(self.sender, text=self.t(message_id, **values)))
+
+    def reply_text(self, text: str) -> None:
+        """For text already composed from translated parts (help lists, summaries)."""
+        self.outgoing.append(Outgoing(self.sender, text=text))
+
+    def set_timer(self, seconds: int) -> None:
+        self.outgoing.append(Outgoing(self.sender, timer_seconds=seconds))
+
+    async def start_dialog(
+        self, flow: str, state: str, data: dict[str, Any] | None = None
+    ) -> None:
+        await self.goto(state, data or {}, flow=flow)
+
+    async def goto(
+        self, state: str, data: dict[str, Any] | None = None, *, flow: str | None = None
+    ) -> None:
+        """Move the sender's dialog to ``state``, keeping collected data unless replaced."""
+        current = self.dialog
+        flow_name = flow or (current.flow if current else None)
+        if flow_name is None:
+            raise RuntimeError("goto() outside a dialog needs a flow name")
+        merged = dict(current.data) if current and data is None else dict(data or {})
+        expires = self.now + timedelta(minutes=self.settings.dialog_minutes)
+        await self.repos.dialogs.save(
+            self.sender, flow=flow_name, state=state, data=merged, expires_at=expires
+        )
+        self.dialog = DialogState(flow_name, state, merged, expires)
+
+    async def update_dialog(self, **values: Any) -> None:
+        if self.dialog is None:
+            raise RuntimeError("no dialog to update")
+        await self.goto(self.dialog.state, {**self.dialog.data, **values})
+
+    async def end_dialog(self) -> None:
+        await self.repos.dialogs.clear(self.sender)
+        self.dialog = None

@@ -1,0 +1,155 @@
+"""The project's one router: first match wins.
+
+signalbot hands every registered handler every message, so Lantern registers exactly
+one entry handler and routes here.  Commands are case-insensitive, a leading ``/`` is
+optional, and each command may have aliases in other languages ("ayuda" for "help").
+
+Order of decisions for one text:
+1. ``cancel`` and ``help`` work everywhere, even inside a dialog;
+2. inside a dialog, the text is the answer to the current question;
+3. a known command the sender may use;
+4. a stranger gets the one stranger reply (same for anything they send);
+5. a member gets a short hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from bot.context import Context
+
+Handler = Callable[[Context], Awaitable[None]]
+Step = Callable[[Context], Awaitable[None]]
+
+
+class Audience(Enum):
+    ANYONE = "anyone"
+    STRANGER = "stranger"
+    MEMBER = "member"
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    aliases: tuple[str, ...]
+    handler: Handler
+    audience: Audience
+    summary: str
+    in_dialog: bool = False
+
+
+def split_command(text: str) -> tuple[str, str]:
+    stripped = text.strip()
+    word, _, rest = stripped.partition(" ")
+    if not word:
+        return "", ""
+    word = word.split("\n", 1)[0]
+    rest = stripped[len(word) :].strip()
+    return word.lstrip("/").casefold(), rest
+
+
+class Router:
+    def __init__(self) -> None:
+        self._commands: list[Command] = []
+        self._by_word: dict[str, Command] = {}
+        self._steps: dict[tuple[str, str], tuple[Step, Step]] = {}
+        self._flow_order: dict[str, list[str]] = {}
+        self.on_stranger: Handler | None = None
+        self.on_unknown: Handler | None = None
+        self.on_already_member: Handler | None = None
+
+    def command(
+        self,
+        name: str,
+        *aliases: str,
+        audience: Audience,
+        summary: str,
+        in_dialog: bool = False,
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            cmd = Command(name, aliases, handler, audience, summary, in_dialog)
+            for word in (name, *aliases):
+                if word.casefold() in self._by_word:
+                    raise ValueError(f"command word {word!r} registered twice")
+                self._by_word[word.casefold()] = cmd
+            self._commands.append(cmd)
+            return handler
+
+        return register
+
+    def step(self, flow: str, state: str, *, prompt: Step) -> Callable[[Step], Step]:
+        """Register the answer handler of one dialog state and the prompt that asks it.
+
+        States are ordered by registration, which is what ``back`` walks.
+        """
+
+        def register(handler: Step) -> Step:
+            self._steps[(flow, state)] = (handler, prompt)
+            self._flow_order.setdefault(flow, []).append(state)
+            return handler
+
+        return register
+
+    async def ask(self, ctx: Context, state: str, *, flow: str | None = None) -> None:
+        """Move the dialog to ``state`` and ask its question."""
+        await ctx.goto(state, flow=flow)
+        await self.reprompt(ctx)
+
+    async def reprompt(self, ctx: Context) -> None:
+        if ctx.dialog is None:
+            return
+        _, prompt = self._steps[(ctx.dialog.flow, ctx.dialog.state)]
+        await prompt(ctx)
+
+    async def back(self, ctx: Context) -> bool:
+        """Go to the previous question; False if already at the first one."""
+        assert ctx.dialog is not None
+        order = self._flow_order[ctx.dialog.flow]
+        index = order.index(ctx.dialog.state)
+        if index == 0:
+            return False
+        await self.ask(ctx, order[index - 1])
+        return True
+
+    def commands_for(self, ctx: Context) -> list[Command]:
+        """What this person may use, in registration order — the source of ``help``."""
+        return [c for c in self._commands if self.allowed(c, ctx)]
+
+    @staticmethod
+    def allowed(cmd: Command, ctx: Context) -> bool:
+        if cmd.audience is Audience.ANYONE:
+            return True
+        if cmd.audience is Audience.MEMBER:
+            return ctx.member is not None
+        return ctx.member is None
+
+    def lookup(self, word: str) -> Command | None:
+        return self._by_word.get(word)
+
+    def has_step(self, flow: str, state: str) -> bool:
+        return (flow, state) in self._steps
+
+    async def dispatch(self, ctx: Context) -> None:
+        ctx.command, ctx.args = split_command(ctx.text)
+        cmd = self.lookup(ctx.command)
+        if ctx.dialog is not None:
+            if cmd is not None and cmd.in_dialog:
+                await cmd.handler(ctx)
+                return
+            found = self._steps.get((ctx.dialog.flow, ctx.dialog.state))
+            if found is not None:
+                await found[0](ctx)
+                return
+            await ctx.end_dialog()  # a state from an older version: start afresh
+        if cmd is not None and self.allowed(cmd, ctx):
+            await cmd.handler(ctx)
+        elif ctx.member is None:
+            assert self.on_stranger is not None
+            await self.on_stranger(ctx)
+        elif cmd is not None and cmd.audience is Audience.STRANGER and self.on_already_member:
+            await self.on_already_member(ctx)
+        else:
+            assert self.on_unknown is not None
+            await self.on_unknown(ctx)

@@ -1,0 +1,14 @@
+"""Feature handlers.  Each module registers its commands and dialog steps on the router."""
+
+from __future__ import annotations
+
+from bot.router import Router
+from handlers import join, members
+
+
+def build_router() -> Router:
+    """The one router; registration order is the order ``help`` lists commands in."""
+    router = Router()
+    join.register(router)
+    members.register(router)
+    return router
