@@ -1,0 +1,187 @@
+"""``lantern``: the operator's command line.
+
+Exit codes: 0 success; 1 runtime failure; 2 usage or configuration error;
+3 database not migrated (run ``lantern migrate``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.logging import configure_logging, guard_stderr
+
+app = typer.Typer(
+    help="Lantern: a Signal bot for solidarity networks. Configuration comes from LANTERN_* "
+    "environment variables and an optional TOML file (--config).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+out = Console()
+
+EXIT_RUNTIME, EXIT_CONFIG, EXIT_NOT_MIGRATED = 1, 2, 3
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="TOML file with settings (env vars override it).",
+                 exists=True, dir_okay=False, envvar="LANTERN_CONFIG"),
+]
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
+    except ConfigError as exc:
+        err.print("[bold red]Configuration error[/]")
+        for line in str(exc).splitlines():
+            err.print(f"  • {line}")
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+@app.command()
+def run(config: ConfigOption = None) -> None:
+    """Run the bot against signal-cli-rest-api (json-rpc mode) until SIGINT/SIGTERM."""
+    from bot.app import LanternApp, NotMigratedError
+
+    settings = _settings(config)
+    try:
+        settings.require_bot_number()
+    except ConfigError as exc:
+        err.print(f"[bold red]Configuration error[/]\n  • {exc}")
+        raise typer.Exit(EXIT_CONFIG) from None
+    configure_logging(settings.log_level)
+    guard_stderr()
+
+    async def main() -> None:
+        lantern = LanternApp(settings)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        err.print(f"Connecting to signal-cli-rest-api at {settings.signal_service} …")
+        try:
+            await lantern.start()
+            err.print("[green]Lantern is running.[/] Press Ctrl-C to stop.")
+            await stop.wait()
+        finally:
+            await lantern.stop()
+
+    try:
+        asyncio.run(main())
+    except NotMigratedError as exc:
+        err.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(EXIT_NOT_MIGRATED) from None
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Create or upgrade the database schema to the latest version (safe to repeat)."""
+    from storage.migrate import current_revision, head_revision, upgrade
+
+    settings = _settings(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    url = settings.effective_database_url
+    try:
+        before = current_revision(url)
+        with err.status("Migrating database …"):
+            upgrade(url)
+    except Exception as exc:
+        err.print(f"[bold red]Migration failed:[/] {type(exc).__name__}")
+        raise typer.Exit(EXIT_RUNTIME) from None
+    head = head_revision()
+    if before == head:
+        err.print(f"Database already at the latest version ({head}).")
+    else:
+        err.print(f"[green]Database migrated[/] from {before or 'empty'} to {head}.")
+
+
+@app.command()
+def invite(
+    role: Annotated[str, typer.Option(help="member, organizer or coordinator")] = "member",
+    count: Annotated[int, typer.Option(min=1, max=100, help="How many codes.")] = 1,
+    hours: Annotated[int | None, typer.Option(min=1, max=24 * 30, help="Validity.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print single-use invite codes. Give each to one person, in person if you can."""
+    if role not in ("member", "organizer", "coordinator"):
+        err.print("[bold red]--role must be member, organizer or coordinator[/]")
+        raise typer.Exit(EXIT_CONFIG)
+    from bot.app import LanternApp, NotMigratedError
+    from bot.invites import create_invites
+
+    settings = _settings(config)
+
+    async def main() -> list[str]:
+        lantern = LanternApp(settings)
+        try:
+            await lantern.check_migrated()
+            valid = timedelta(hours=hours or settings.invite_hours)
+            return await create_invites(lantern.db, lantern.keys, role, count, valid)
+        finally:
+            await lantern.db.dispose()
+
+    try:
+        codes = asyncio.run(main())
+    except NotMigratedError as exc:
+        err.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(EXIT_NOT_MIGRATED) from None
+    for code in codes:
+        out.print(code)
+    err.print(f"{count} {role} invite code(s), valid {hours or settings.invite_hours} h, single use.")
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8080,
+    bot_number: Annotated[str, typer.Option(help="The bot's account number.")] = "+12025550100",
+) -> None:
+    """Run the local Signal sandbox (signal-cli-rest-api emulator) on its own."""
+    from sandbox.server import run_standalone
+
+    run_standalone(host, port, bot_number)
+
+
+@app.command()
+def demo(
+    script: Annotated[
+        Path | None,
+        typer.Option(help="Play this scenario non-interactively, print the transcript, exit.",
+                     exists=True, dir_okay=False),
+    ] = None,
+    bundled: Annotated[bool, typer.Option(help="Play the bundled scenario.")] = False,
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its database.")] = Path(
+        ".lantern-demo"
+    ),
+) -> None:
+    """Play several people chatting with the bot, on SQLite and the local sandbox."""
+    from bot.demo import bundled_scenario, run_demo
+
+    configure_logging("WARNING")
+    guard_stderr()
+    chosen = bundled_scenario() if bundled else script
+    code = asyncio.run(run_demo(data_dir=data_dir, script=chosen))
+    raise typer.Exit(code)
+
+
+@app.command("config")
+def show_config(config: ConfigOption = None) -> None:
+    """Validate the configuration and print it (the database password is hidden)."""
+    settings = _settings(config)
+    for key, value in settings.redacted().items():
+        out.print(f"{key} = {value!r}")
+
+
+def main() -> None:
+    app()
