@@ -1,0 +1,159 @@
+"""Shared fixtures.
+
+Every test that takes ``database_url`` runs twice: on SQLite and on PostgreSQL.  Each
+backend's schema comes from ``alembic upgrade head`` (never ``create_all``).  Without a
+reachable PostgreSQL the PostgreSQL half is skipped locally but *fails* under CI, so a
+green CI always means both backends ran.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from bot.app import LanternApp
+from bot.config import Settings
+from bot.dispatcher import Dispatcher
+from security import Keyring
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get(
+    "LANTERN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+TABLES = ("members", "invites", "dialogs", "inbound_journal")
+
+
+async def _pg_admin(statement: str) -> None:
+    engine = make_engine(PG_ADMIN_URL)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database for this test session, migrated once, dropped at the end."""
+    name = f"lantern_test_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:
+        reason = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {type(exc).__name__}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    url = make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'lantern.db'}"
+        upgrade(url)
+        yield url
+        return
+    url = request.getfixturevalue("postgres_url")
+    asyncio.run(_truncate(url))
+    yield url
+
+
+async def _truncate(url: str) -> None:
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        bot_number="+12025550100",
+        signal_service="127.0.0.1:9",
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+    )
+
+
+@pytest.fixture
+def keys() -> Keyring:
+    return Keyring.generate()
+
+
+@dataclass
+class FakeMessenger:
+    """Records what the bot would send; ``fail_for`` simulates per-recipient failures."""
+
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    timers: list[tuple[str, int]] = field(default_factory=list)
+    fail_for: set[str] = field(default_factory=set)
+
+    async def send_text(self, account: str, text: str) -> None:
+        if account in self.fail_for:
+            raise ConnectionError("simulated send failure")
+        self.sent.append((account, text))
+
+    async def set_timer(self, account: str, seconds: int) -> None:
+        self.timers.append((account, seconds))
+
+
+class Chat:
+    """Drives the real dispatcher and router as one or more people would."""
+
+    def __init__(self, dispatcher: Dispatcher, messenger: FakeMessenger) -> None:
+        self.dispatcher = dispatcher
+        self.messenger = messenger
+        self._ts = 1_700_000_000_000
+
+    def next_ts(self) -> int:
+        self._ts += 1
+        return self._ts
+
+    async def send(self, account: str, text: str) -> list[str]:
+        before = len(self.messenger.sent)
+        await self.dispatcher.on_text(account, self.next_ts(), text)
+        return [t for a, t in self.messenger.sent[before:] if a == account]
+
+    async def say(self, account: str, text: str) -> str:
+        """Send and expect exactly one reply."""
+        replies = await self.send(account, text)
+        assert len(replies) == 1, replies
+        return replies[0]
+
+
+@pytest.fixture
+async def app(settings: Settings, keys: Keyring) -> AsyncIterator[LanternApp]:
+    lantern = LanternApp(settings, keys=keys)
+    yield lantern
+    await lantern.db.dispose()
+
+
+@pytest.fixture
+def messenger() -> FakeMessenger:
+    return FakeMessenger()
+
+
+@pytest.fixture
+def chat(app: LanternApp, messenger: FakeMessenger) -> Chat:
+    return Chat(app.make_dispatcher(messenger), messenger)
+
+
+def new_account() -> str:
+    import uuid
+
+    return str(uuid.uuid4())

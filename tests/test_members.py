@@ -1,0 +1,204 @@
+"""Membership basics through the real dispatcher and router, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.app import LanternApp
+from bot.i18n import translate
+from storage.models import utcnow
+from tests.conftest import Chat, FakeMessenger, new_account
+from tests.helpers import invite, join
+
+
+def en(message_id: str, /, **values: object) -> str:
+    return translate("en", message_id, **values)
+
+
+def es(message_id: str, /, **values: object) -> str:
+    return translate("es", message_id, **values)
+
+
+async def test_stranger_gets_one_reply_for_anything(chat: Chat) -> None:
+    stranger = new_account()
+    for text in ("hello", "me", "leave", "lang es", "", "JOIN", "🙂"):
+        replies = await chat.send(stranger, text)
+        assert len(replies) == 1
+    assert (await chat.say(stranger, "me")) == en("stranger.reply")
+    assert (await chat.say(stranger, "leave")) == en("stranger.reply")
+    assert (await chat.say(stranger, "join")) == en("join.need_code")
+
+
+async def test_join_full_flow_in_spanish(chat: Chat, app: LanternApp, messenger: FakeMessenger) -> None:
+    ana = new_account()
+    code = await invite(app)
+    ask = await chat.say(ana, f"UNIRSE {code.lower()}")
+    assert "1. English" in ask and "2. Español" in ask
+    assert messenger.timers == [(ana, app.settings.disappearing_timer)]
+    assert (await chat.say(ana, "2")).startswith("Elige un alias")
+    notice = await chat.say(ana, "ana_rojas")
+    assert "ana_rojas" in notice and "1 semana" in notice
+    assert (await chat.say(ana, "sí")) == es("join.done", handle="ana_rojas")
+    me = await chat.say(ana, "yo")
+    assert "alias: ana_rojas" in me and "idioma: Español" in me and "rol: miembro" in me
+
+
+async def test_join_commands_are_case_insensitive_with_optional_slash(
+    chat: Chat, app: LanternApp
+) -> None:
+    ben = new_account()
+    code = await invite(app)
+    assert "Welcome" in await chat.say(ben, f"/JoIn   {code}")
+    await chat.say(ben, "English")
+    await chat.say(ben, "ben.w")
+    await chat.say(ben, "Yes!")
+    assert "handle: ben.w" in await chat.say(ben, "/ME")
+
+
+async def test_join_rejects_bad_expired_and_used_codes_alike(chat: Chat, app: LanternApp) -> None:
+    expired = await invite(app, hours=1)
+    person = new_account()
+    assert await chat.say(person, "join AAAAA-BBBBB-CCCCC") == en("join.bad_code")
+    assert await chat.say(person, "join not-a-code") == en("join.bad_code")
+    chat.dispatcher.clock = lambda: utcnow() + timedelta(hours=2)
+    assert await chat.say(person, f"join {expired}") == en("join.bad_code")
+
+
+async def test_invite_code_is_single_use(chat: Chat, app: LanternApp) -> None:
+    code = await invite(app)
+    first, second = new_account(), new_account()
+    await chat.send(first, f"join {code}")
+    await chat.send(second, f"join {code}")  # both may start: the code is used at the end
+    for person, handle in ((first, "first"), (second, "second")):
+        await chat.send(person, "1")
+        await chat.send(person, handle)
+    assert await chat.say(first, "yes") == en("join.done", handle="first")
+    assert await chat.say(second, "yes") == en("join.code_gone")
+    assert await chat.say(second, "me") == en("stranger.reply")
+
+
+async def test_cancel_mid_join_stores_nothing_and_keeps_code(chat: Chat, app: LanternApp) -> None:
+    code = await invite(app)
+    chris = new_account()
+    await chat.send(chris, f"join {code}")
+    await chat.send(chris, "1")
+    assert await chat.say(chris, "CANCEL") == en("cancel.done_stranger")
+    assert await chat.say(chris, "cancel") == en("cancel.nothing")
+    await chat.send(chris, f"join {code}")
+    await chat.send(chris, "1")
+    await chat.send(chris, "maple_7")
+    assert await chat.say(chris, "yes") == en("join.done", handle="maple_7")
+
+
+async def test_back_returns_to_previous_question_keeping_answers(chat: Chat, app: LanternApp) -> None:
+    code = await invite(app)
+    dee = new_account()
+    await chat.send(dee, f"join {code}")
+    at_start, question = await chat.send(dee, "back")
+    assert at_start == en("back.at_start") and question.startswith("Welcome!")
+    await chat.send(dee, "2")
+    assert (await chat.say(dee, "atras")).startswith("¡Bienvenida/o!")
+    assert (await chat.say(dee, "1")).startswith("Choose a handle")
+    await chat.send(dee, "dee_d")
+    assert (await chat.say(dee, "back")).startswith("Choose a handle")
+    await chat.send(dee, "dee_e")
+    assert await chat.say(dee, "y") == en("join.done", handle="dee_e")
+
+
+async def test_unclear_answers_reprompt_without_losing_data(chat: Chat, app: LanternApp) -> None:
+    code = await invite(app)
+    eve = new_account()
+    await chat.send(eve, f"join {code}")
+    assert "number of a language" in await chat.say(eve, "klingon")
+    await chat.say(eve, "1")
+    assert await chat.say(eve, "no spaces allowed") == en("join.handle_invalid")
+    assert await chat.say(eve, "555 123 4567") == en("join.handle_invalid")
+    assert await chat.say(eve, "5551234567") == en("join.handle_looks_like_number")
+    await chat.say(eve, "eve_k")
+    assert await chat.say(eve, "maybe") == en("join.consent_unclear")
+    help_replies = await chat.send(eve, "help")
+    assert len(help_replies) == 2 and "BACK" in help_replies[0]
+    assert "eve_k" in help_replies[1]  # the question again, with what was entered
+    assert await chat.say(eve, "yes") == en("join.done", handle="eve_k")
+
+
+async def test_handle_must_be_unique_case_insensitively(chat: Chat, app: LanternApp) -> None:
+    await join(chat, app, new_account(), "River")
+    code = await invite(app)
+    other = new_account()
+    await chat.send(other, f"join {code}")
+    await chat.send(other, "1")
+    assert await chat.say(other, "river") == en("join.handle_taken", handle="river")
+
+
+async def test_declining_consent_stores_nothing(chat: Chat, app: LanternApp) -> None:
+    code = await invite(app)
+    fay = new_account()
+    await chat.send(fay, f"join {code}")
+    await chat.send(fay, "1")
+    await chat.send(fay, "fay")
+    assert await chat.say(fay, "no") == en("join.declined")
+    assert await chat.say(fay, "me") == en("stranger.reply")
+
+
+async def test_member_cannot_join_again(chat: Chat, app: LanternApp) -> None:
+    gus = new_account()
+    await join(chat, app, gus, "gus")
+    assert await chat.say(gus, f"join {await invite(app)}") == en("join.already_member")
+
+
+async def test_help_lists_only_what_the_person_may_use(chat: Chat, app: LanternApp) -> None:
+    stranger_help = await chat.say(new_account(), "help")
+    assert "JOIN" in stranger_help and "LEAVE" not in stranger_help and "ME " not in stranger_help
+    hal = new_account()
+    await join(chat, app, hal, "hal")
+    member_help = await chat.say(hal, "HELP")
+    assert "JOIN" not in member_help
+    for word in ("ME", "LANG", "LEAVE", "HELP"):
+        assert word in member_help
+    assert "CANCEL" not in member_help  # only offered inside a dialog
+
+
+async def test_lang_switches_every_later_reply(chat: Chat, app: LanternApp) -> None:
+    ivy = new_account()
+    await join(chat, app, ivy, "ivy")
+    assert "English" in await chat.say(ivy, "lang")
+    assert await chat.say(ivy, "lang es") == es("lang.set", language="Español")
+    assert await chat.say(ivy, "blah") == es("unknown.hint")
+    assert await chat.say(ivy, "idioma 1") == en("lang.set", language="English")
+
+
+async def test_leave_confirms_then_forgets(chat: Chat, app: LanternApp) -> None:
+    joe = new_account()
+    await join(chat, app, joe, "joe")
+    assert await chat.say(joe, "leave") == en("leave.confirm")
+    assert await chat.say(joe, "no") == en("leave.kept")
+    assert "handle: joe" in await chat.say(joe, "me")
+    await chat.say(joe, "leave")
+    assert await chat.say(joe, "YES") == en("leave.done")
+    never = new_account()
+    for text in ("me", "hello", "help"):
+        assert await chat.say(joe, text) == await chat.say(never, text)
+    await join(chat, app, new_account(), "joe")  # the handle is free again
+
+
+async def test_dialog_survives_restart(settings, keys, messenger: FakeMessenger) -> None:  # type: ignore[no-untyped-def]
+    first = LanternApp(settings, keys=keys)
+    chat = Chat(first.make_dispatcher(messenger), messenger)
+    kim = new_account()
+    await chat.send(kim, f"join {await invite(first)}")
+    await chat.send(kim, "2")
+    await first.db.dispose()
+    second = LanternApp(settings, keys=keys)
+    chat2 = Chat(second.make_dispatcher(messenger), messenger)
+    chat2._ts = chat._ts
+    assert await chat2.say(kim, "kim") == es("join.privacy", handle="kim", timer="1 semana")
+    await second.db.dispose()
+
+
+async def test_dialog_expires(chat: Chat, app: LanternApp) -> None:
+    lee = new_account()
+    await chat.send(lee, f"join {await invite(app)}")
+    later = utcnow() + timedelta(minutes=app.settings.dialog_minutes + 1)
+    chat.dispatcher.clock = lambda: later
+    assert await chat.say(lee, "1") == en("stranger.reply")
