@@ -129,7 +129,7 @@ class LanternApp:
             bot = self._running.bot
             if bot.init_task is not None and not bot.init_task.done():
                 bot.init_task.cancel()
-            await bot._pipeline.stop()  # noqa: SLF001 - signalbot has no public "stop tasks"
+            await bot._pipeline.stop()
             await bot.close()
             self._running = None
         await self.db.dispose()

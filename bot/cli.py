@@ -33,8 +33,14 @@ EXIT_RUNTIME, EXIT_CONFIG, EXIT_NOT_MIGRATED = 1, 2, 3
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="TOML file with settings (env vars override it).",
-                 exists=True, dir_okay=False, envvar="LANTERN_CONFIG"),
+    typer.Option(
+        "--config",
+        "-c",
+        help="TOML file with settings (env vars override it).",
+        exists=True,
+        dir_okay=False,
+        envvar="LANTERN_CONFIG",
+    ),
 ]
 
 
@@ -138,7 +144,9 @@ def invite(
         raise typer.Exit(EXIT_NOT_MIGRATED) from None
     for code in codes:
         out.print(code)
-    err.print(f"{count} {role} invite code(s), valid {hours or settings.invite_hours} h, single use.")
+    err.print(
+        f"{count} {role} invite code(s), valid {hours or settings.invite_hours} h, single use."
+    )
 
 
 @app.command()
@@ -157,8 +165,11 @@ def sandbox(
 def demo(
     script: Annotated[
         Path | None,
-        typer.Option(help="Play this scenario non-interactively, print the transcript, exit.",
-                     exists=True, dir_okay=False),
+        typer.Option(
+            help="Play this scenario non-interactively, print the transcript, exit.",
+            exists=True,
+            dir_okay=False,
+        ),
     ] = None,
     bundled: Annotated[bool, typer.Option(help="Play the bundled scenario.")] = False,
     data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its database.")] = Path(

@@ -67,9 +67,7 @@ class Context:
     def set_timer(self, seconds: int) -> None:
         self.outgoing.append(Outgoing(self.sender, timer_seconds=seconds))
 
-    async def start_dialog(
-        self, flow: str, state: str, data: dict[str, Any] | None = None
-    ) -> None:
+    async def start_dialog(self, flow: str, state: str, data: dict[str, Any] | None = None) -> None:
         await self.goto(state, data or {}, flow=flow)
 
     async def goto(

@@ -23,7 +23,7 @@ from datetime import datetime
 
 from bot.config import Settings
 from bot.context import Context, Outgoing
-from bot.i18n import translate
+from bot.i18n import _, translate
 from bot.logging import get_logger
 from bot.messenger import Messenger, deliver
 from bot.router import Router
@@ -87,7 +87,9 @@ class Dispatcher:
                     )
             except Exception as exc:
                 log.error("journal_failed", error_type=type(exc).__name__)
-                await self._apologise(account, self.settings.default_language, "error.unavailable")
+                await self._apologise(
+                    account, self.settings.default_language, _("error.unavailable")
+                )
                 return
             if entry_id is None:
                 log.info("duplicate_dropped", kind="text")
@@ -131,7 +133,7 @@ class Dispatcher:
         except Exception as exc:
             log.error("handler_failed", command=command, error_type=type(exc).__name__)
             await self._forget(entry_id)
-            await self._apologise(account, language, "error.internal")
+            await self._apologise(account, language, _("error.internal"))
             return
         log.info("handled", command=command or "-", count=len(outgoing))
         await deliver(self.messenger, outgoing)

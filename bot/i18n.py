@@ -39,9 +39,7 @@ def catalogue(language: str) -> dict[str, str]:
     with path.open("rb") as handle:
         parsed = read_po(handle, locale=language)
     return {
-        str(msg.id): str(msg.string)
-        for msg in parsed
-        if msg.id and msg.string and not msg.fuzzy
+        str(msg.id): str(msg.string) for msg in parsed if msg.id and msg.string and not msg.fuzzy
     }
 
 

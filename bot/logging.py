@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -38,8 +39,16 @@ SAFE_FIELDS = frozenset(
     }
 )
 
-_NOISY = ("signalbot", "aiosqlite", "sqlalchemy", "asyncio", "websockets", "aiohttp.access",
-          "apscheduler", "alembic")
+_NOISY = (
+    "signalbot",
+    "aiosqlite",
+    "sqlalchemy",
+    "asyncio",
+    "websockets",
+    "aiohttp.access",
+    "apscheduler",
+    "alembic",
+)
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _PHONE = re.compile(r"\+?\d[\d \-().]{6,}\d")
@@ -50,7 +59,9 @@ def scrub(text: str) -> str:
     return _PHONE.sub("[number]", _UUID.sub("[uuid]", text))
 
 
-def _allow_list(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _allow_list(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     for key in list(event):
         if key not in SAFE_FIELDS:
             event[key] = "[dropped]"

@@ -29,7 +29,9 @@ async def cmd_help(ctx: Context) -> None:
         await ctx.router.reprompt(ctx)
         return
     lines += [
-        ctx.t(c.summary) for c in ctx.router.commands_for(ctx) if not c.in_dialog or c.name == "help"
+        ctx.t(c.summary)
+        for c in ctx.router.commands_for(ctx)
+        if not c.in_dialog or c.name == "help"
     ]
     ctx.reply_text("\n".join(lines))
 
@@ -115,14 +117,15 @@ def register(router: Router) -> None:
         cmd_lang
     )
     command("leave", "salir", audience=Audience.MEMBER, summary=_("help.leave"))(cmd_leave)
-    command(
-        "help", "ayuda", "?", audience=Audience.ANYONE, summary=_("help.help"), in_dialog=True
-    )(cmd_help)
+    command("help", "ayuda", "?", audience=Audience.ANYONE, summary=_("help.help"), in_dialog=True)(
+        cmd_help
+    )
     command(
         "cancel", "cancelar", audience=Audience.ANYONE, summary=_("help.cancel"), in_dialog=True
     )(cmd_cancel)
-    command("back", "atras", "atrás", audience=Audience.ANYONE, summary=_("help.back"),
-            in_dialog=True)(cmd_back)
+    command(
+        "back", "atras", "atrás", audience=Audience.ANYONE, summary=_("help.back"), in_dialog=True
+    )(cmd_back)
     router.step(LEAVE, "confirm", prompt=ask_leave)(answer_leave)
     router.on_stranger = on_stranger
     router.on_unknown = on_unknown

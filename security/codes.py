@@ -15,9 +15,7 @@ _CONFUSABLE = str.maketrans({"O": "0", "I": "1", "L": "1", "U": "V"})
 
 
 def new_code() -> str:
-    groups = (
-        "".join(secrets.choice(_ALPHABET) for _ in range(_GROUP_LEN)) for _ in range(_GROUPS)
-    )
+    groups = ("".join(secrets.choice(_ALPHABET) for _ in range(_GROUP_LEN)) for _ in range(_GROUPS))
     return "-".join(groups)
 
 

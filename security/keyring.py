@@ -29,9 +29,7 @@ class KeyringError(Exception):
 
 
 def _derive(root: bytes, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=purpose).derive(
-        root
-    )
+    return HKDF(algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=purpose).derive(root)
 
 
 class Keyring:
@@ -60,9 +58,7 @@ class Keyring:
             return cls(root)
         mode = path.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyringError(
-                f"key file {path} is readable by other users; run: chmod 600 {path}"
-            )
+            raise KeyringError(f"key file {path} is readable by other users; run: chmod 600 {path}")
         try:
             raw = path.read_bytes()
             if not raw.startswith(_MAGIC):

@@ -30,8 +30,6 @@ def head_revision() -> str:
     return head
 
 
-
-
 def current_revision(url: str) -> str | None:
     """The revision the database is at, or None if it was never migrated."""
     import asyncio

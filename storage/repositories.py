@@ -149,9 +149,7 @@ class InviteRepository:
         return self._k.index.digest("invite", normalise_code(code))
 
     async def create(self, code: str, *, role: str, expires_at: datetime) -> None:
-        self._s.add(
-            Invite(code_bidx=self._index(code), role=role, expires_at=expires_at)
-        )
+        self._s.add(Invite(code_bidx=self._index(code), role=role, expires_at=expires_at))
         await self._s.flush()
 
     async def peek(self, code: str, *, now: datetime) -> str | None:

@@ -73,7 +73,7 @@ class Demo:
                 )
                 seen += more
                 self.cursor = more[-1].seq
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             pass
         for item in seen:
             self.show_delivery(item)
@@ -95,9 +95,7 @@ class Demo:
         console.print(f"[dim]{escape(persona.name)} joins the sandbox ({shown})[/]")
 
     async def add_invite(self, var: str, role: str) -> str:
-        [code] = await create_invites(
-            self.lantern.db, self.lantern.keys, role, 1, _hours(72)
-        )
+        [code] = await create_invites(self.lantern.db, self.lantern.keys, role, 1, _hours(72))
         self.variables[var] = code
         console.print(f"[dim]invite {{{var}}} ({role}) = {code}[/]")
         return code
@@ -155,10 +153,18 @@ class Demo:
                 self.add_persona(words[1], hidden=words[-1] == "hidden")
                 self.current = words[1]
             elif words[0] == "/invite":
-                await self.add_invite(f"code{len(self.variables) + 1}",
-                                      words[1] if len(words) > 1 else "member")
-            elif words[0].startswith("/") and words[0][1:] not in ("help", "join", "me", "lang",
-                                                                     "leave", "cancel", "back"):
+                await self.add_invite(
+                    f"code{len(self.variables) + 1}", words[1] if len(words) > 1 else "member"
+                )
+            elif words[0].startswith("/") and words[0][1:] not in (
+                "help",
+                "join",
+                "me",
+                "lang",
+                "leave",
+                "cancel",
+                "back",
+            ):
                 console.print("  unknown demo command; bot commands work with or without /")
             else:
                 await self.say(self.current, line)
@@ -188,7 +194,8 @@ async def run_demo(*, data_dir: Path, script: Path | None) -> int:
         if script is None:
             await demo.interactive()
             return 0
-        failures = await demo.play(script.read_text(encoding="utf-8").splitlines())
+        lines = await asyncio.to_thread(script.read_text, encoding="utf-8")
+        failures = await demo.play(lines.splitlines())
         console.print()
         if failures:
             console.print(f"[bold red]{failures} message(s) got no reply.[/]")

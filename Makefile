@@ -1,0 +1,43 @@
+# Lantern — the two commands are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed-stamp
+
+.PHONY: demo demo-script test lint typecheck run migrate clean help
+
+help:
+	@echo "make demo    play with the bot in your terminal (SQLite + local Signal sandbox)"
+	@echo "make test    lint, type-check and run the whole test suite (SQLite and PostgreSQL)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Lantern needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/lantern demo
+
+demo-script: $(STAMP)
+	$(BIN)/lantern demo --bundled
+
+lint: $(STAMP)
+	$(BIN)/ruff check bot handlers storage security sandbox tests
+	$(BIN)/ruff format --check bot handlers storage security sandbox tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+migrate: $(STAMP)
+	$(BIN)/lantern migrate
+
+run: $(STAMP)
+	$(BIN)/lantern run
+
+clean:
+	rm -rf $(VENV) .lantern-demo .mypy_cache .ruff_cache .pytest_cache
