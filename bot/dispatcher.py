@@ -129,7 +129,7 @@ class Dispatcher:
                 await self.router.dispatch(ctx)
                 command = ctx.command if self.router.lookup(ctx.command) else ""
                 await repos.journal.done(entry_id)
-                outgoing = ctx.outgoing
+                outgoing = self._with_timer(ctx)
         except Exception as exc:
             log.error("handler_failed", command=command, error_type=type(exc).__name__)
             await self._forget(entry_id)
@@ -137,6 +137,17 @@ class Dispatcher:
             return
         log.info("handled", command=command or "-", count=len(outgoing))
         await deliver(self.messenger, outgoing)
+
+    def _with_timer(self, ctx: Context) -> list[Outgoing]:
+        """Nothing is stored about non-members, so their timer is set with every reply.
+
+        That keeps every conversation disappearing from the first message on, and keeps
+        replies to all outsiders (never joined, left, removed) identical.
+        """
+        if ctx.member is not None or any(o.timer_seconds is not None for o in ctx.outgoing):
+            return ctx.outgoing
+        timer = Outgoing(ctx.sender, timer_seconds=self.settings.disappearing_timer)
+        return [timer, *ctx.outgoing]
 
     async def _forget(self, entry_id: int) -> None:
         """A message that crashed its handler must not crash every restart after it."""

@@ -208,6 +208,15 @@ async def test_dialog_survives_restart(settings, keys, messenger: FakeMessenger)
     await second.db.dispose()
 
 
+async def test_every_reply_to_a_non_member_sets_the_timer(
+    chat: Chat, messenger: FakeMessenger, app: LanternApp
+) -> None:
+    stranger = new_account()
+    for text in ("help", "hello", "cancel"):
+        await chat.send(stranger, text)
+    assert messenger.timers == [(stranger, app.settings.disappearing_timer)] * 3
+
+
 async def test_dialog_expires(chat: Chat, app: LanternApp) -> None:
     lee = new_account()
     await chat.send(lee, f"join {await invite(app)}")

@@ -26,7 +26,7 @@ from sandbox.server import SandboxServer
 from sandbox.state import Delivered, SandboxState
 from storage.migrate import upgrade
 
-console = Console(highlight=False)
+console = Console(highlight=False, soft_wrap=True)
 REPLY_TIMEOUT = 10.0
 QUIET = 0.4
 
