@@ -1,0 +1,107 @@
+"""The operator's CLI: help everywhere, clear configuration errors, documented exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import EXIT_CONFIG, EXIT_NOT_MIGRATED, app
+
+runner = CliRunner()
+SUBCOMMANDS = ("run", "migrate", "invite", "sandbox", "demo", "config")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("LANTERN_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("LANTERN_DATA_DIR", str(tmp_path / "data"))
+
+
+def test_cli_help_lists_every_subcommand() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for name in SUBCOMMANDS:
+        assert name in result.output
+
+
+@pytest.mark.parametrize("name", SUBCOMMANDS)
+def test_cli_every_subcommand_has_help(name: str) -> None:
+    result = runner.invoke(app, [name, "--help"])
+    assert result.exit_code == 0
+    assert len(result.output.strip().splitlines()) > 3
+
+
+def test_cli_run_without_bot_number_is_a_config_error() -> None:
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == EXIT_CONFIG
+    assert "LANTERN_BOT_NUMBER" in result.output
+
+
+def test_cli_config_errors_are_listed_one_per_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANTERN_BOT_NUMBER", "12345")
+    monkeypatch.setenv("LANTERN_TIMEZONE", "Mars/Olympus")
+    monkeypatch.setenv("LANTERN_SIGNAL_SERVICE", "http://api:8080")
+    monkeypatch.setenv("LANTERN_DATABASE_URL", "mysql://x")
+    result = runner.invoke(app, ["config"])
+    assert result.exit_code == EXIT_CONFIG
+    for field in ("bot_number", "timezone", "signal_service", "database_url"):
+        assert field in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_config_file_is_read_and_env_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    config = tmp_path / "lantern.toml"
+    config.write_text(
+        '[lantern]\nbot_number = "+12025550100"\ntimezone = "Europe/Berlin"\n'
+        'database_url = "postgresql+asyncpg://bot:s3cret-pass@db/lantern"\n'
+    )
+    monkeypatch.setenv("LANTERN_TIMEZONE", "America/Chicago")
+    result = runner.invoke(app, ["config", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "America/Chicago" in result.output
+    assert "+12025550100" in result.output
+    assert "s3cret-pass" not in result.output
+
+
+def test_cli_broken_config_file_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("this is = = not toml")
+    result = runner.invoke(app, ["config", "--config", str(config)])
+    assert result.exit_code == EXIT_CONFIG
+    assert "not valid TOML" in result.output
+
+
+def test_cli_invite_needs_migration_then_prints_codes() -> None:
+    result = runner.invoke(app, ["invite"])
+    assert result.exit_code == EXIT_NOT_MIGRATED
+    assert "lantern migrate" in result.output
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    again = runner.invoke(app, ["migrate"])
+    assert again.exit_code == 0
+    assert "already" in again.output
+    result = runner.invoke(app, ["invite", "--count", "3", "--role", "organizer"])
+    assert result.exit_code == 0, result.output
+    codes = [line for line in result.output.splitlines() if line.count("-") == 2]
+    assert len(codes) == 3
+    assert len(set(codes)) == 3
+
+
+def test_cli_invite_rejects_unknown_role() -> None:
+    result = runner.invoke(app, ["invite", "--role", "boss"])
+    assert result.exit_code == EXIT_CONFIG
+
+
+def test_cli_key_file_is_private(tmp_path: Path) -> None:
+    runner.invoke(app, ["migrate"])
+    runner.invoke(app, ["invite"])
+    key = tmp_path / "data" / "lantern.key"
+    assert key.exists()
+    assert key.stat().st_mode & 0o077 == 0
