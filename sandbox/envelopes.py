@@ -21,12 +21,15 @@ def envelope(
     server_delivered: int,
     data_message: dict[str, Any] | None = None,
     typing_message: dict[str, Any] | None = None,
+    source_name: str | None = None,
 ) -> dict[str, Any]:
+    """The envelope; ``source_name`` is the bot's contact name for the sender, if it set one
+    (signal-cli prefers it to the profile name)."""
     env: dict[str, Any] = {
         "source": sender.legacy_identifier,
         "sourceNumber": sender.number,
         "sourceUuid": sender.uuid,
-        "sourceName": sender.name,
+        "sourceName": source_name or sender.name,
         "sourceDevice": 1,
         "timestamp": timestamp,
         "serverReceivedTimestamp": server_received,

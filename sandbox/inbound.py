@@ -110,7 +110,7 @@ async def _emit(
 ) -> InjectResult:
     env = envelopes.envelope(
         sender, timestamp=ts, server_received=ts + 3, server_delivered=ts + 5,
-        data_message=data_msg,
+        data_message=data_msg, source_name=state.contact_names.get(sender.uuid),
     )
     frame = envelopes.frame(state.bot_number, env)  # raises rather than emit a bad frame
     count = await state.push(frame)

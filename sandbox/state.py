@@ -6,11 +6,9 @@ in-process, and assert on it without HTTP; the control API is a thin layer over 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid as uuidlib
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import phonenumbers
@@ -29,6 +27,7 @@ from sandbox.models import (
     new_identity_key,
     username_for,
 )
+from sandbox.waiting import Notifier
 
 __all__ = ["BotAction", "Delivered", "Group", "InjectResult", "Persona", "SandboxState"]
 
@@ -55,7 +54,7 @@ class SandboxState:
         self._seq = 0
         self._next_number = 101
         self._receivers: set[Receiver] = set()
-        self._waiters: list[asyncio.Future[None]] = []
+        self._changes = Notifier()
         self._init_world()
 
     def _init_world(self) -> None:
@@ -253,11 +252,11 @@ class SandboxState:
     # ----- receivers ---------------------------------------------------------------------
     def add_receiver(self, receiver: Receiver) -> None:
         self._receivers.add(receiver)
-        self._notify()
+        self._changes.notify()
 
     def remove_receiver(self, receiver: Receiver) -> None:
         self._receivers.discard(receiver)
-        self._notify()
+        self._changes.notify()
 
     @property
     def receiver_count(self) -> int:
@@ -269,24 +268,24 @@ class SandboxState:
         self._receivers.clear()
         for receiver in dropped:
             await receiver.drop(clean=clean)
-        self._notify()
+        self._changes.notify()
         return len(dropped)
 
     async def wait_for_receiver(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        await self._wait_until(lambda: self.receiver_count > 0, timeout,
+        await self._changes.wait_until(lambda: self.receiver_count > 0, timeout,
                                lambda: "no /v1/receive websocket connected")
 
     # ----- outbound (bot -> person) ------------------------------------------------------
     def record_delivery(self, **kwargs: Any) -> Delivered:
         delivered = Delivered(seq=self.next_seq(), **kwargs)
         self._deliveries.append(delivered)
-        self._notify()
+        self._changes.notify()
         return delivered
 
     def record_action(self, kind: str, recipient: str, **kwargs: Any) -> BotAction:
         action = BotAction(seq=self.next_seq(), kind=kind, recipient=recipient, **kwargs)
         self._actions.append(action)
-        self._notify()
+        self._changes.notify()
         return action
 
     def all_deliveries(self) -> list[Delivered]:
@@ -320,7 +319,7 @@ class SandboxState:
             return (f"expected {count} deliveries to {who} after seq {since}; "
                     f"arrived: {lines or 'nothing'}")
 
-        await self._wait_until(
+        await self._changes.wait_until(
             lambda: len(self.deliveries(persona=persona, since=since)) >= count,
             timeout, describe,
         )
@@ -330,34 +329,8 @@ class SandboxState:
         p = self._personas.get(uid or "")
         return p.name if p else str(uid)
 
-    # ----- waiting -----------------------------------------------------------------------
-    def _notify(self) -> None:
-        waiters, self._waiters = self._waiters, []
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(None)
-
-    async def _wait_until(
-        self,
-        ready: Callable[[], bool],
-        timeout: float,  # noqa: ASYNC109 - a deadline spanning many short waits
-        describe: Callable[[], str],
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while not ready():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise TimeoutError(describe())
-            fut: asyncio.Future[None] = loop.create_future()
-            self._waiters.append(fut)
-            try:
-                await asyncio.wait_for(fut, remaining)
-            except TimeoutError:
-                continue
-
     def reset(self) -> None:
         """Forget personas, groups, deliveries and faults; connected receivers stay."""
         self._init_world()
         self.faults.clear()
-        self._notify()
+        self._changes.notify()
