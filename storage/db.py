@@ -42,9 +42,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def make_engine(url: str) -> AsyncEngine:
     """An engine that never puts bound parameters (ciphertext or not) into errors."""
     kwargs: dict[str, Any] = {"hide_parameters": True}
-    if is_sqlite(url):
+    if is_sqlite(url) and ":memory:" in url:
         kwargs["poolclass"] = NullPool
-    else:
+    elif not is_sqlite(url):
         kwargs["pool_pre_ping"] = True
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
