@@ -44,7 +44,7 @@ class FaultConfig:
 
     rate_limit_per_second: float | None = None  # token bucket refill; None = unlimited
     rate_limit_burst: int = 1
-    recipient_failures: dict[str, str] = field(default_factory=dict)  # persona uuid -> reason
+    recipient_failures: dict[str, str] = field(default_factory=dict)  # persona key -> reason
     captcha_required: bool = False
     captcha_token: str | None = None
     fail_next: int = 0

@@ -197,7 +197,7 @@ def _deliver(
     failures: list[dict[str, Any]] = []
     ok: list[Persona] = []
     for p in targets:
-        reason = faults.recipient_failures.get(p.uuid)
+        reason = _configured_failure(faults.recipient_failures, p)
         if reason is None and p.identity_status == UNTRUSTED:
             reason = "IDENTITY_FAILURE"
         if reason is None:
@@ -241,6 +241,15 @@ def _deliver(
         response["errors"] = {"recipients": failures}
     schema.check_list("data.SendMessageResponse", [response])
     return Reply(201, [response])
+
+
+def _configured_failure(failures: dict[str, str], p: Persona) -> str | None:
+    """Failures may be keyed by uuid, number, username or (case-insensitive) name."""
+    lowered = {k.lower(): v for k, v in failures.items()}
+    for key in (p.uuid, p.number, p.username, p.name):
+        if key and key.lower() in lowered:
+            return lowered[key.lower()]
+    return None
 
 
 def rate_limited(state: SandboxState, tokens: list[str]) -> Reply:

@@ -74,7 +74,7 @@ async def test_recipient_failures_of_every_recipient_fail_the_request(
     error_part: str,
 ) -> None:
     ana = state.create_persona("Ana")
-    state.faults.update(recipient_failures={ana.uuid: reason})
+    state.faults.update(recipient_failures={"ana": reason})  # any persona key works
     got = await _send(http, [ana.uuid], expect=status)
     assert isinstance(got, dict)
     assert error_part in got["error"]
