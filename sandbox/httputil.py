@@ -44,7 +44,7 @@ async def read_object(request: web.Request, definition: str) -> dict[str, Any] |
         return None
     if schema.schema_errors(definition, body, ignore_required=True):
         return None
-    return body
+    return {k: v for k, v in body.items() if v is not None}
 
 
 def respond(reply: Reply, definition: str | None = None) -> web.Response:

@@ -91,7 +91,13 @@ def validator(definition: str) -> Draft4Validator:
 
 
 def schema_errors(definition: str, instance: Any, *, ignore_required: bool = False) -> list[str]:
-    """Human-readable schema errors; ``ignore_required`` mimics Go's zero-value binding."""
+    """Human-readable schema errors.
+
+    ``ignore_required`` mimics Go's JSON binding of request bodies: missing fields and
+    top-level nulls become zero values instead of errors.
+    """
+    if ignore_required and isinstance(instance, dict):
+        instance = {k: v for k, v in instance.items() if v is not None}
     errors = []
     for err in validator(definition).iter_errors(instance):
         if ignore_required and err.validator == "required":

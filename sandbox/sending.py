@@ -107,6 +107,7 @@ def send_v2(state: SandboxState, body: Any) -> Reply:
         "api.SendMessageV2", body, ignore_required=True
     ):
         return error(INVALID_REQUEST)
+    body = {k: v for k, v in body.items() if v is not None}  # Go: null = zero value
     recipients: list[str] = list(body.get("recipients") or [])
     if isinstance(body.get("recipient"), str) and body["recipient"]:
         recipients.append(body["recipient"])

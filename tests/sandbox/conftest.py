@@ -44,8 +44,7 @@ async def http(server: SandboxServer) -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 async def signal_api(server: SandboxServer) -> AsyncIterator[SignalAPI]:
     """signalbot's own HTTP client pointed at the sandbox: parses every body it gets."""
-    api = SignalAPI(server.url, BOT_NUMBER, download_attachments=True,
-                    connection_mode="http_only")  # type: ignore[arg-type]
+    api = SignalAPI(server.url, BOT_NUMBER, download_attachments=True, connection_mode="http_only")  # type: ignore[arg-type]
     try:
         yield api
     finally:
@@ -84,8 +83,13 @@ def assert_contract(method: str, route: str, status: int, body: Any) -> None:
 
 
 async def call(
-    http: aiohttp.ClientSession, method: str, route: str, path: str, body: Any = None,
-    *, expect: int,
+    http: aiohttp.ClientSession,
+    method: str,
+    route: str,
+    path: str,
+    body: Any = None,
+    *,
+    expect: int,
 ) -> Any:
     """Request with a text/plain JSON body like signalbot; check status and contract."""
     data = None if body is None else __import__("json").dumps(body)
@@ -102,17 +106,17 @@ async def call(
 
 
 @contextlib.asynccontextmanager
-async def running_bot(
-    server: SandboxServer, *handlers: AnyHandler
-) -> AsyncIterator[SignalBot]:
+async def running_bot(server: SandboxServer, *handlers: AnyHandler) -> AsyncIterator[SignalBot]:
     """An unmodified SignalBot against the sandbox, torn down without stopping the loop."""
     logging.getLogger("signalbot").setLevel(logging.WARNING)
-    bot = SignalBot({
-        "phone_number": server.state.bot_number,
-        "signal_service": server.url,
-        "connection_mode": "http_only",
-        "storage": {"type": "in-memory"},
-    })
+    bot = SignalBot(
+        {
+            "phone_number": server.state.bot_number,
+            "signal_service": server.url,
+            "connection_mode": "http_only",
+            "storage": {"type": "in-memory"},
+        }
+    )
     for handler in handlers:
         bot.register(handler)
     bot.start(run_forever=False)

@@ -55,8 +55,12 @@ async def test_client_send_text_without_receiver_is_lost(
     server: SandboxServer, client: SandboxClient
 ) -> None:
     await client.create_persona("Ana")
-    async with aiohttp.ClientSession() as http, http.post(f"{server.base_url}/sandbox/messages",
-                         json={"persona": "Ana", "text": "anyone?"}) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{server.base_url}/sandbox/messages", json={"persona": "Ana", "text": "anyone?"}
+        ) as resp,
+    ):
         body = await resp.json()
     assert resp.status == 201
     assert body["delivered_to_receivers"] == 0
@@ -85,8 +89,14 @@ async def test_client_wait_for_deliveries_timeout_lists_arrivals(
     client: SandboxClient, state: SandboxState
 ) -> None:
     ana = await client.create_persona("Ana")
-    state.record_delivery(timestamp=1, recipient=ana.uuid, persona=ana.uuid, text="only one",
-                          expires_in_seconds=0, quote_timestamp=None)
+    state.record_delivery(
+        timestamp=1,
+        recipient=ana.uuid,
+        persona=ana.uuid,
+        text="only one",
+        expires_in_seconds=0,
+        quote_timestamp=None,
+    )
     with pytest.raises(TimeoutError, match="only one"):
         await client.wait_for_deliveries("Ana", 2, timeout=0.3)
 
@@ -120,9 +130,7 @@ async def test_client_identity_change_and_websocket_drop(
         await client.wait_for_receiver(timeout=8)
 
 
-async def test_client_reset_forgets_the_world(
-    client: SandboxClient, state: SandboxState
-) -> None:
+async def test_client_reset_forgets_the_world(client: SandboxClient, state: SandboxState) -> None:
     await client.create_persona("Ana")
     await client.set_faults(latency_ms=10)
     await client.reset()

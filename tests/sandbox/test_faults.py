@@ -28,7 +28,7 @@ async def test_rate_limit_answers_429_then_recovers_when_bucket_refills(
     http: aiohttp.ClientSession, state: SandboxState, signal_api: SignalAPI
 ) -> None:
     ana = state.create_persona("Ana")
-    state.faults.update(rate_limit_per_second=10, rate_limit_burst=2)
+    state.faults.update(rate_limit_per_second=2, rate_limit_burst=2)
     await _send(http, [ana.uuid], expect=201)
     await _send(http, [ana.uuid], expect=201)
     limited = await _send(http, [ana.uuid], expect=429)
@@ -38,7 +38,7 @@ async def test_rate_limit_answers_429_then_recovers_when_bucket_refills(
         await signal_api.messages.send(
             SendMessageV2(number=N, recipients=[ana.uuid], message="again")
         )
-    await asyncio.sleep(0.15)  # 10/s refills one token in 0.1 s
+    await asyncio.sleep(0.6)  # 2/s refills one token in 0.5 s
     await _send(http, [ana.uuid], expect=201)
     assert len(state.deliveries()) == 3
 
@@ -48,16 +48,21 @@ async def test_recipient_failures_are_reported_per_recipient_in_201(
 ) -> None:
     ana, ben, cat = (state.create_persona(n) for n in ("Ana", "Ben", "Cat"))
     hidden = state.create_persona("Dee", hidden_number=True)
-    state.faults.update(recipient_failures={
-        ben.uuid: "UNREGISTERED_FAILURE", cat.uuid: "RATE_LIMIT_FAILURE",
-        hidden.uuid: "IDENTITY_FAILURE",
-    })
+    state.faults.update(
+        recipient_failures={
+            ben.uuid: "UNREGISTERED_FAILURE",
+            cat.uuid: "RATE_LIMIT_FAILURE",
+            hidden.uuid: "IDENTITY_FAILURE",
+        }
+    )
     [resp] = await _send(http, [ana.uuid, ben.uuid, cat.number, hidden.uuid], expect=201)
     reasons = {e["uuid"]: e["reason"] for e in resp["errors"]["recipients"]}
-    assert reasons == {ben.uuid: "UNREGISTERED_FAILURE", cat.uuid: "RATE_LIMIT_FAILURE",
-                       hidden.uuid: "IDENTITY_FAILURE"}
-    assert "number" not in next(e for e in resp["errors"]["recipients"]
-                                if e["uuid"] == hidden.uuid)
+    assert reasons == {
+        ben.uuid: "UNREGISTERED_FAILURE",
+        cat.uuid: "RATE_LIMIT_FAILURE",
+        hidden.uuid: "IDENTITY_FAILURE",
+    }
+    assert "number" not in next(e for e in resp["errors"]["recipients"] if e["uuid"] == hidden.uuid)
     assert [d.persona for d in state.deliveries()] == [ana.uuid]
 
 
@@ -70,7 +75,10 @@ async def test_recipient_failures_are_reported_per_recipient_in_201(
     ],
 )
 async def test_recipient_failures_of_every_recipient_fail_the_request(
-    http: aiohttp.ClientSession, state: SandboxState, reason: str, status: int,
+    http: aiohttp.ClientSession,
+    state: SandboxState,
+    reason: str,
+    status: int,
     error_part: str,
 ) -> None:
     ana = state.create_persona("Ana")
@@ -91,13 +99,17 @@ async def test_captcha_blocks_sends_until_challenge_is_submitted(
     assert token == state.faults.captcha_token
     route = "/v1/accounts/{number}/rate-limit-challenge"
     path = f"/v1/accounts/{N}/rate-limit-challenge"
-    await call(http, "POST", route, path, {"challenge_token": "wrong", "captcha": "x"},
-               expect=400)
-    await call(http, "POST", route, path, {"challenge_token": token, "captcha": ""},
-               expect=400)
+    await call(http, "POST", route, path, {"challenge_token": "wrong", "captcha": "x"}, expect=400)
+    await call(http, "POST", route, path, {"challenge_token": token, "captcha": ""}, expect=400)
     await _send(http, [ana.uuid], expect=429)
-    await call(http, "POST", route, path,
-               {"challenge_token": token, "captcha": "signalcaptcha://solved"}, expect=204)
+    await call(
+        http,
+        "POST",
+        route,
+        path,
+        {"challenge_token": token, "captcha": "signalcaptcha://solved"},
+        expect=204,
+    )
     await _send(http, [ana.uuid], expect=201)
 
 
@@ -169,8 +181,7 @@ async def test_identity_change_fails_sends_until_trusted(
     ana = state.create_persona("Ana")
     old = await call(http, "GET", "/v1/identities/{number}", f"/v1/identities/{N}", expect=200)
     state.change_identity("Ana")
-    [entry] = await call(http, "GET", "/v1/identities/{number}", f"/v1/identities/{N}",
-                         expect=200)
+    [entry] = await call(http, "GET", "/v1/identities/{number}", f"/v1/identities/{N}", expect=200)
     assert entry["status"] == "UNTRUSTED"
     assert entry["fingerprint"] != old[0]["fingerprint"]
     got = await _send(http, [ana.uuid], expect=400)
@@ -180,14 +191,20 @@ async def test_identity_change_fails_sends_until_trusted(
     path = f"/v1/identities/{N}/trust/{ana.number}"
     await call(http, "PUT", route, path, {"verified_safety_number": "1" * 60}, expect=400)
     await call(http, "PUT", route, path, {}, expect=400)
-    await call(http, "PUT", route, path, {"verified_safety_number": entry["safety_number"]},
-               expect=204)
-    [entry] = await call(http, "GET", "/v1/identities/{number}", f"/v1/identities/{N}",
-                         expect=200)
+    await call(
+        http, "PUT", route, path, {"verified_safety_number": entry["safety_number"]}, expect=204
+    )
+    [entry] = await call(http, "GET", "/v1/identities/{number}", f"/v1/identities/{N}", expect=200)
     assert entry["status"] == "TRUSTED_VERIFIED"
     await _send(http, [ana.uuid], expect=201)
 
     state.change_identity(ana.uuid)
-    await call(http, "PUT", route, f"/v1/identities/{N}/trust/{ana.uuid}",
-               {"trust_all_known_keys": True}, expect=204)
+    await call(
+        http,
+        "PUT",
+        route,
+        f"/v1/identities/{N}/trust/{ana.uuid}",
+        {"trust_all_known_keys": True},
+        expect=204,
+    )
     await _send(http, [ana.uuid], expect=201)

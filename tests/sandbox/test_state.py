@@ -57,8 +57,14 @@ async def test_state_inject_into_foreign_group_is_refused(state: SandboxState) -
 
 async def test_state_wait_for_deliveries_explains_timeout(state: SandboxState) -> None:
     ana = state.create_persona("Ana")
-    state.record_delivery(timestamp=1, recipient=ana.uuid, persona=ana.uuid, text="one",
-                          expires_in_seconds=0, quote_timestamp=None)
+    state.record_delivery(
+        timestamp=1,
+        recipient=ana.uuid,
+        persona=ana.uuid,
+        text="one",
+        expires_in_seconds=0,
+        quote_timestamp=None,
+    )
     with pytest.raises(TimeoutError, match=r"expected 2 deliveries to Ana.*'one'"):
         await state.wait_for_deliveries("Ana", 2, timeout=0.1)
 
@@ -67,8 +73,14 @@ async def test_state_wait_for_deliveries_wakes_on_delivery(state: SandboxState) 
     ana = state.create_persona("Ana")
     waiter = asyncio.create_task(state.wait_for_deliveries(ana.uuid, 1, timeout=2))
     await asyncio.sleep(0.05)
-    state.record_delivery(timestamp=1, recipient=ana.uuid, persona=ana.uuid, text="x",
-                          expires_in_seconds=0, quote_timestamp=None)
+    state.record_delivery(
+        timestamp=1,
+        recipient=ana.uuid,
+        persona=ana.uuid,
+        text="x",
+        expires_in_seconds=0,
+        quote_timestamp=None,
+    )
     [d] = await waiter
     assert d.seq == state.last_seq
 
@@ -86,10 +98,15 @@ async def test_server_standalone_logs_url_and_stops_on_sigint() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    code = ("from sandbox.server import run_standalone; "
-            f"run_standalone('127.0.0.1', {port}, '+12025550100')")
+    code = (
+        "from sandbox.server import run_standalone; "
+        f"run_standalone('127.0.0.1', {port}, '+12025550100')"
+    )
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-c",
+        code,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stderr is not None
