@@ -99,7 +99,9 @@ class Dispatcher:
     async def replay_pending(self) -> int:
         """Handle messages that were journaled but not handled before a stop."""
         async with self.db.transaction() as session:
-            pending = await Repositories(session, self.keys).journal.pending()
+            journal = Repositories(session, self.keys).journal
+            await journal.prune(now=self.clock())
+            pending = await journal.pending()
         for entry in pending:
             async with self.locks.hold(entry.account):
                 await self._handle(entry.id, entry.account, str(entry.body.get("text", "")))

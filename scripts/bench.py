@@ -16,17 +16,20 @@ import statistics
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.app import LanternApp
 from bot.config import Settings
 from bot.logging import configure_logging
 from security import Keyring
-from storage.models import Member
+from storage.db import make_engine
 from storage.migrate import upgrade
+from storage.models import Member
 
 
 class NullMessenger:
@@ -97,13 +100,26 @@ async def measure(url: str, n: int, rounds: int) -> dict[str, dict[str, float]]:
         return results
 
 
-async def reset_pg(url: str) -> None:
-    from storage.db import make_engine
-
+async def admin(url: str, statement: str) -> None:
     engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("TRUNCATE members, invites, dialogs, inbound_journal"))
-    await engine.dispose()
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+def with_fresh_pg(admin_url: str, run: Callable[[str], object]) -> object:
+    """A throw-away database, so the benchmark never touches anyone's data."""
+    name = f"lantern_bench_{secrets.token_hex(4)}"
+    asyncio.run(admin(admin_url, f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+        upgrade(url)
+        return run(url)
+    finally:
+        asyncio.run(admin(admin_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 def main() -> None:
@@ -111,7 +127,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--rounds", type=int, default=300)
-    parser.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+        help="admin URL; a temporary database is created next to it ('' to skip)",
+    )
     args = parser.parse_args()
     report = {}
     for size in args.sizes:
@@ -120,10 +140,9 @@ def main() -> None:
             upgrade(sqlite)
             report[f"sqlite/{size}"] = asyncio.run(measure(sqlite, size, args.rounds))
         if args.postgres:
-            upgrade(args.postgres)
-            asyncio.run(reset_pg(args.postgres))
-            report[f"postgresql/{size}"] = asyncio.run(measure(args.postgres, size, args.rounds))
-            asyncio.run(reset_pg(args.postgres))
+            report[f"postgresql/{size}"] = with_fresh_pg(
+                args.postgres, lambda url, n=size: asyncio.run(measure(url, n, args.rounds))
+            )
     print(json.dumps(report, indent=2))
 
 

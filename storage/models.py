@@ -10,13 +10,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    BigInteger,
     DateTime,
     Integer,
     LargeBinary,
     MetaData,
     String,
-    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -79,19 +77,19 @@ class Dialog(Base):
 
 
 class InboundJournal(Base):
-    """Inbound messages written before they are handled, deleted once handled.
+    """Inbound messages written before they are handled; a tombstone once handled.
 
     signal-cli-rest-api in json-rpc mode keeps nothing for an absent bot, so a crash
-    between receipt and handling would otherwise lose the message.  The unique
-    constraint also drops a websocket replay of the same envelope.
+    between receipt and handling would otherwise lose the message.  After handling, the
+    body is erased and only ``dedupe_key`` stays (until pruned), so a replayed envelope
+    is not handled twice.  ``dedupe_key`` is a keyed hash of sender and timestamp: it
+    cannot be linked to a member row, and ``received_at`` is rounded to the hour.
     """
 
     __tablename__ = "inbound_journal"
-    __table_args__ = (UniqueConstraint("sender_bidx", "signal_timestamp"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    sender_bidx: Mapped[bytes] = mapped_column(LargeBinary(16))
-    signal_timestamp: Mapped[int] = mapped_column(BigInteger)
+    dedupe_key: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
     kind: Mapped[str] = mapped_column(String(16))
-    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    body_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from security import Keyring
@@ -43,7 +43,6 @@ class DialogState:
 class JournalEntry:
     id: int
     account: str
-    signal_timestamp: int
     kind: str
     body: dict[str, Any]
 
@@ -54,8 +53,6 @@ def _ad(*parts: str) -> bytes:
 
 def _aware(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we write is UTC."""
-    from datetime import UTC
-
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -135,8 +132,6 @@ class MemberRepository:
         await self._s.execute(delete(Member).where(Member.id == member_id))
 
     async def count(self) -> int:
-        from sqlalchemy import func
-
         return int(await self._s.scalar(select(func.count()).select_from(Member)) or 0)
 
 
@@ -210,52 +205,68 @@ class DialogRepository:
 
 
 class JournalRepository:
+    KEEP_TOMBSTONES = timedelta(hours=48)
+
     def __init__(self, session: AsyncSession, keys: Keyring) -> None:
         self._s = session
         self._k = keys
 
-    def _ad(self, bidx: bytes, ts: int) -> bytes:
-        return _ad("inbound_journal", "body", bidx.hex(), str(ts))
+    def _key(self, account: str, signal_timestamp: int) -> bytes:
+        return self._k.index.digest("inbound", f"{account.lower()}|{signal_timestamp}")
 
     async def record(
         self, account: str, signal_timestamp: int, kind: str, body: dict[str, Any]
     ) -> int | None:
-        """Write the message down; None if this exact message was already recorded."""
-        bidx = self._k.index.digest("account", account.lower())
-        exists = await self._s.scalar(
-            select(InboundJournal.id).where(
-                InboundJournal.sender_bidx == bidx,
-                InboundJournal.signal_timestamp == signal_timestamp,
-            )
-        )
-        if exists is not None:
+        """Write the message down; None if this exact message was seen before."""
+        key = self._key(account, signal_timestamp)
+        if await self._s.scalar(select(InboundJournal.id).where(InboundJournal.dedupe_key == key)):
             return None
         payload = json.dumps({"account": account, **body}, ensure_ascii=False)
+        now = utcnow()
         row = InboundJournal(
-            sender_bidx=bidx,
-            signal_timestamp=signal_timestamp,
+            dedupe_key=key,
             kind=kind,
-            body_ct=self._k.fields.encrypt_text(payload, ad=self._ad(bidx, signal_timestamp)),
+            body_ct=self._k.fields.encrypt_text(payload, ad=_ad("inbound_journal", key.hex())),
+            received_at=now.replace(minute=0, second=0, microsecond=0),
         )
         self._s.add(row)
         await self._s.flush()
         return row.id
 
     async def pending(self) -> list[JournalEntry]:
-        rows = (await self._s.scalars(select(InboundJournal).order_by(InboundJournal.id))).all()
+        rows = (
+            await self._s.scalars(
+                select(InboundJournal)
+                .where(InboundJournal.body_ct.is_not(None))
+                .order_by(InboundJournal.id)
+            )
+        ).all()
         entries = []
         for row in rows:
+            assert row.body_ct is not None
             body = json.loads(
                 self._k.fields.decrypt_text(
-                    row.body_ct, ad=self._ad(row.sender_bidx, row.signal_timestamp)
+                    row.body_ct, ad=_ad("inbound_journal", row.dedupe_key.hex())
                 )
             )
             account = body.pop("account")
-            entries.append(JournalEntry(row.id, account, row.signal_timestamp, row.kind, body))
+            entries.append(JournalEntry(row.id, account, row.kind, body))
         return entries
 
     async def done(self, entry_id: int) -> None:
-        await self._s.execute(delete(InboundJournal).where(InboundJournal.id == entry_id))
+        """Erase the body, keep the tombstone that stops a replay."""
+        await self._s.execute(
+            update(InboundJournal).where(InboundJournal.id == entry_id).values(body_ct=None)
+        )
+
+    async def prune(self, *, now: datetime) -> int:
+        result = await self._s.execute(
+            delete(InboundJournal).where(
+                InboundJournal.body_ct.is_(None),
+                InboundJournal.received_at < now - self.KEEP_TOMBSTONES,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
 
 class Repositories:

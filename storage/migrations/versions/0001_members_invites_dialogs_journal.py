@@ -55,15 +55,12 @@ def upgrade() -> None:
     op.create_table(
         "inbound_journal",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("sender_bidx", sa.LargeBinary(16), nullable=False),
-        sa.Column("signal_timestamp", sa.BigInteger(), nullable=False),
+        sa.Column("dedupe_key", sa.LargeBinary(16), nullable=False),
         sa.Column("kind", sa.String(16), nullable=False),
-        sa.Column("body_ct", sa.LargeBinary(), nullable=False),
+        sa.Column("body_ct", sa.LargeBinary(), nullable=True),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_inbound_journal"),
-        sa.UniqueConstraint(
-            "sender_bidx", "signal_timestamp", name="uq_inbound_journal_sender_bidx"
-        ),
+        sa.UniqueConstraint("dedupe_key", name="uq_inbound_journal_dedupe_key"),
     )
 
 

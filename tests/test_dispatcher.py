@@ -1,0 +1,140 @@
+"""The dispatcher's guarantees: nothing lost, nothing handled twice, nothing half-done."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+
+from bot.app import LanternApp
+from bot.context import Context
+from bot.i18n import translate
+from storage.repositories import Repositories
+from tests.conftest import Chat, FakeMessenger, new_account
+from tests.helpers import invite, join
+
+
+async def test_duplicate_envelope_is_handled_once(chat: Chat, messenger: FakeMessenger) -> None:
+    stranger = new_account()
+    await chat.dispatcher.on_text(stranger, 42, "hello")
+    await chat.dispatcher.on_text(stranger, 42, "hello")  # websocket replay
+    assert len(messenger.sent) == 1
+
+
+async def test_journaled_message_is_replayed_after_a_crash(
+    app: LanternApp, chat: Chat, messenger: FakeMessenger
+) -> None:
+    member = new_account()
+    await join(chat, app, member, "replayed")
+    async with app.db.transaction() as session:  # received, then the process died
+        await Repositories(session, app.keys).journal.record(member, 7, "text", {"text": "me"})
+    before = len(messenger.sent)
+    assert await chat.dispatcher.replay_pending() == 1
+    [reply] = [t for _, t in messenger.sent[before:]]
+    assert "handle: replayed" in reply
+    assert await chat.dispatcher.replay_pending() == 0
+
+
+async def test_failed_handler_rolls_back_and_asks_to_resend(
+    app: LanternApp, chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = new_account()
+    code = await invite(app)
+    await chat.send(person, f"join {code}")
+    await chat.send(person, "1")
+    await chat.send(person, "halfway")
+
+    async def create_then_fail(self, **kwargs):  # type: ignore[no-untyped-def]
+        await original(self, **kwargs)
+        raise RuntimeError("disk full")
+
+    from storage.repositories import MemberRepository
+
+    original = MemberRepository.create
+    monkeypatch.setattr(MemberRepository, "create", create_then_fail)
+    assert await chat.say(person, "yes") == translate("en", "error.internal")
+    monkeypatch.setattr(MemberRepository, "create", original)
+    # nothing was half-done: no member, the code is unused, the dialog is where it was
+    assert await chat.say(person, "yes") == translate("en", "join.done", handle="halfway")
+    async with app.db.transaction() as session:
+        assert await Repositories(session, app.keys).journal.pending() == []
+
+
+async def test_one_persons_messages_are_handled_in_order(chat: Chat, app: LanternApp) -> None:
+    person = new_account()
+    code = await invite(app)
+    dispatcher = chat.dispatcher
+    texts = [f"join {code}", "2", "en_orden", "sí", "yo"]
+    await asyncio.gather(
+        *(dispatcher.on_text(person, 1000 + i, text) for i, text in enumerate(texts))
+    )
+    replies = [t for a, t in chat.messenger.sent if a == person]
+    assert replies[-2] == translate("es", "join.done", handle="en_orden")
+    assert "alias: en_orden" in replies[-1]
+    assert len(dispatcher.locks) == 0  # no lock left behind
+
+
+async def test_many_people_at_once_do_not_interfere(chat: Chat, app: LanternApp) -> None:
+    people = [new_account() for _ in range(12)]
+    codes = [await invite(app) for _ in people]
+
+    async def run(person: str, code: str, n: int) -> None:
+        for i, text in enumerate((f"join {code}", "1", f"person_{n}", "yes")):
+            await chat.dispatcher.on_text(person, 10_000 * (n + 1) + i, text)
+
+    await asyncio.gather(
+        *(run(p, c, n) for n, (p, c) in enumerate(zip(people, codes, strict=True)))
+    )
+    for n, person in enumerate(people):
+        last = [t for a, t in chat.messenger.sent if a == person][-1]
+        assert last == translate("en", "join.done", handle=f"person_{n}")
+
+
+async def test_database_down_gets_an_answer_not_silence(
+    chat: Chat, messenger: FakeMessenger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise ConnectionRefusedError("database is down")
+
+    monkeypatch.setattr(chat.dispatcher.db, "transaction", broken)
+    person = new_account()
+    await chat.dispatcher.on_text(person, 5, "hello")
+    assert messenger.sent == [(person, translate("en", "error.unavailable"))]
+
+
+async def test_one_failed_delivery_does_not_stop_the_others(
+    chat: Chat, messenger: FakeMessenger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sender, other = new_account(), new_account()
+    router = chat.dispatcher.router
+
+    async def two_replies(ctx: Context) -> None:
+        ctx.outgoing.append(dataclasses.replace(ctx.outgoing[0], account=other, text="a"))
+        ctx.reply_text("b")
+
+    async def first_reply_goes_to_other(ctx: Context) -> None:
+        ctx.reply_text("to other")
+        await two_replies(ctx)
+
+    monkeypatch.setitem(
+        router._by_word,
+        "ping",
+        dataclasses.replace(router.lookup("help"), handler=first_reply_goes_to_other),
+    )
+    messenger.fail_for.add(sender)
+    await chat.dispatcher.on_text(sender, 9, "ping")
+    assert (other, "a") in messenger.sent
+
+
+async def test_tombstones_are_pruned_after_two_days(chat: Chat, app: LanternApp) -> None:
+    from datetime import timedelta
+
+    from storage.models import utcnow
+
+    stranger = new_account()
+    await chat.dispatcher.on_text(stranger, 77, "hello")
+    async with app.db.transaction() as session:
+        journal = Repositories(session, app.keys).journal
+        assert await journal.prune(now=utcnow()) == 0
+        assert await journal.prune(now=utcnow() + timedelta(hours=50)) == 1
