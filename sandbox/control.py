@@ -44,7 +44,8 @@ def guarded(handler: Handler) -> Handler:
             return _err(str(exc), 400)
         except ContractViolation as exc:
             # The sandbox refused to emit something signalbot would drop: make it loud.
-            log.error("contract violation: %s", exc)
+            # Details stay out of the log: they can quote message text.
+            log.error("contract violation while emitting an envelope (see HTTP response)")
             return _err(f"contract violation: {exc}", 500)
 
     return wrapper

@@ -114,3 +114,22 @@ async def test_server_standalone_logs_url_and_stops_on_sigint() -> None:
     assert f"http://127.0.0.1:{port}" in line.decode()
     proc.send_signal(signal.SIGINT)
     assert await asyncio.wait_for(proc.wait(), 10) == 0
+
+
+async def test_state_refuses_to_emit_envelope_signalbot_would_drop(
+    state: SandboxState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sandbox import ContractViolation, envelopes
+
+    original = envelopes.data_message
+
+    def without_timestamp(**kwargs: object) -> dict[str, object]:
+        msg = original(**kwargs)  # type: ignore[arg-type]
+        del msg["timestamp"]  # required by the schema and by signalbot's model
+        return msg
+
+    monkeypatch.setattr(envelopes, "data_message", without_timestamp)
+    state.create_persona("Ana")
+    with pytest.raises(ContractViolation, match="timestamp"):
+        await state.inject_text("Ana", "never sent")
+    assert state.injected == []
