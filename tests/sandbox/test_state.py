@@ -130,6 +130,6 @@ async def test_state_refuses_to_emit_envelope_signalbot_would_drop(
 
     monkeypatch.setattr(envelopes, "data_message", without_timestamp)
     state.create_persona("Ana")
-    with pytest.raises(ContractViolation, match="timestamp"):
+    with pytest.raises(ContractViolation, match="dataMessage"):
         await state.inject_text("Ana", "never sent")
     assert state.injected == []
