@@ -6,6 +6,7 @@ Nothing happens at import time, so tests build one :class:`LanternApp` per test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -64,11 +65,39 @@ class ReactionEntryHandler(ReactionHandler):
 class _Running:
     bot: SignalBot
     dispatcher: Dispatcher
+    watchdog: asyncio.Task[None] | None = None
+
+
+RECEIVER_CHECK_SECONDS = 5.0
+
+
+async def _watch_receiver(bot: SignalBot, interval: float) -> None:
+    """Restart signalbot's pipeline if its receiver stopped for good.
+
+    signalbot 2.2 ends its producer when the receive websocket is closed *cleanly*
+    (close code 1000, e.g. when signal-cli-rest-api restarts) and never starts it again:
+    the bot would be silently deaf.  Errors are retried by signalbot itself; only this
+    case needs us.
+    """
+    pipeline = bot._pipeline  # signalbot has no public producer state
+    while True:
+        await asyncio.sleep(interval)
+        producers = pipeline._produce_tasks
+        if not producers or all(task.done() for task in producers):
+            log.warning("receiver_restarted")
+            await pipeline.start()
 
 
 class LanternApp:
-    def __init__(self, settings: Settings, *, keys: Keyring | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        keys: Keyring | None = None,
+        receiver_check_seconds: float = RECEIVER_CHECK_SECONDS,
+    ) -> None:
         self.settings = settings
+        self.receiver_check_seconds = receiver_check_seconds
         self.db = Database(settings.effective_database_url)
         self.keys = keys if keys is not None else Keyring.load_or_create(settings.key_file)
         self.router = build_router()
@@ -120,6 +149,9 @@ class LanternApp:
         self._running = _Running(bot, dispatcher)
         bot.start(run_forever=False)
         await bot.wait_until_ready()
+        self._running.watchdog = asyncio.create_task(
+            _watch_receiver(bot, self.receiver_check_seconds)
+        )
         await dispatcher.replay_pending()
         log.info("started", backend=self.db.engine.dialect.name)
 
@@ -127,6 +159,10 @@ class LanternApp:
         """Stop without stopping the event loop (``SignalBot.stop`` would)."""
         if self._running is not None:
             bot = self._running.bot
+            if self._running.watchdog is not None:
+                self._running.watchdog.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._running.watchdog
             if bot.init_task is not None and not bot.init_task.done():
                 bot.init_task.cancel()
             await bot._pipeline.stop()

@@ -50,7 +50,7 @@ async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
         data_dir=tmp_path / "data",
         database_url=database_url,
     )
-    app = LanternApp(settings, keys=Keyring.generate())
+    app = LanternApp(settings, keys=Keyring.generate(), receiver_check_seconds=0.2)
     await asyncio.wait_for(app.start(), timeout=20)
     await server.state.wait_for_receiver()
     try:
@@ -120,3 +120,12 @@ async def test_e2e_stranger_replies_are_identical_for_unknown_and_former(live: L
     await live.talk(former, "yes")
     for text in ("hello", "me", "help", "join AAAAA-BBBBB-CCCCC"):
         assert await live.say(never, text) == await live.say(former, text)
+
+
+async def test_e2e_bot_keeps_listening_after_a_clean_websocket_close(live: Live) -> None:
+    """signal-cli-rest-api restarting closes the websocket cleanly; the bot must come back."""
+    person = live.state.create_persona("Pat")
+    assert await live.say(person, "hello") == translate("en", "stranger.reply")
+    assert await live.state.drop_receivers(clean=True) == 1
+    await live.state.wait_for_receiver(timeout=10)
+    assert await live.say(person, "hello") == translate("en", "stranger.reply")
