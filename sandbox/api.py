@@ -119,10 +119,12 @@ async def receive(request: web.Request) -> web.StreamResponse:
     """json-rpc mode: a websocket that streams frames for this account; nothing is queued."""
     ws = web.WebSocketResponse(heartbeat=54.0)
     if not ws.can_prepare(request).ok:
-        return respond(sending.error(
-            "websocket: the client is not using the websocket protocol: "
-            "'upgrade' token not found in 'Connection' header"
-        ))
+        return respond(
+            sending.error(
+                "websocket: the client is not using the websocket protocol: "
+                "'upgrade' token not found in 'Connection' header"
+            )
+        )
     await ws.prepare(request)
     state = state_of(request)
     receiver = _WebSocketReceiver(ws, request, request.match_info["number"])

@@ -61,8 +61,10 @@ def _contact(state: SandboxState, p: Persona) -> dict[str, Any]:
 async def list_contacts(request: web.Request) -> web.Response:
     all_recipients = request.query.get("all_recipients", "false")
     if all_recipients not in ("true", "false"):
-        return fail("Couldn't process request - all_recipients parameter needs to be "
-                    "either 'true' or 'false'")
+        return fail(
+            "Couldn't process request - all_recipients parameter needs to be "
+            "either 'true' or 'false'"
+        )
     if not account_ok(request):
         return no_account()
     state = state_of(request)
@@ -113,8 +115,9 @@ def _identity(state: SandboxState, p: Persona) -> dict[str, Any]:
         "status": p.identity_status,
         "fingerprint": hex_fingerprint(p.identity_key),
         "added": str(p.identity_added),
-        "safety_number": safety_number(state.bot_uuid, state.bot_identity_key, p.uuid,
-                                       p.identity_key),
+        "safety_number": safety_number(
+            state.bot_uuid, state.bot_identity_key, p.uuid, p.identity_key
+        ),
         "uuid": p.uuid,
     }
 
@@ -132,11 +135,15 @@ async def trust_identity(request: web.Request) -> web.Response:
         return invalid_request()
     safety, trust_all = body.get("verified_safety_number"), body.get("trust_all_known_keys")
     if safety is None and not trust_all:
-        return fail("Couldn't process request - please either provide a safety number "
-                    "(preferred & more secure) or set 'trust_all_known_keys' to true")
+        return fail(
+            "Couldn't process request - please either provide a safety number "
+            "(preferred & more secure) or set 'trust_all_known_keys' to true"
+        )
     if safety is not None and trust_all:
-        return fail("Couldn't process request - please either provide a safety number or set "
-                    "'trust_all_known_keys' to true. But do not set both parameters at once!")
+        return fail(
+            "Couldn't process request - please either provide a safety number or set "
+            "'trust_all_known_keys' to true. But do not set both parameters at once!"
+        )
     if safety is not None and safety == "":
         return fail("Couldn't process request - please provide a valid safety number")
     if not account_ok(request):
@@ -145,17 +152,20 @@ async def trust_identity(request: web.Request) -> web.Response:
     persona = state.find_persona(request.match_info["number_to_trust"])
     if trust_all:
         if persona is None:
-            return fail("Failed to set the trust for this number, make sure the number is "
-                        "correct.")
+            return fail("Failed to set the trust for this number, make sure the number is correct.")
         persona.identity_status = TRUSTED_UNVERIFIED
         return no_content()
     compact = re.sub(r"\s", "", safety or "")
     if not (re.fullmatch(r"\d{60}", compact) or re.fullmatch(r"[0-9a-fA-F]+", compact)):
-        return fail("Safety number has invalid format, either specify the old hex fingerprint "
-                    "or the new safety number")
+        return fail(
+            "Safety number has invalid format, either specify the old hex fingerprint "
+            "or the new safety number"
+        )
     if persona is None or compact.lower() not in _accepted(state, persona):
-        return fail("Failed to set the trust for this number, make sure the number and the "
-                    "fingerprint/safety number are correct.")
+        return fail(
+            "Failed to set the trust for this number, make sure the number and the "
+            "fingerprint/safety number are correct."
+        )
     persona.identity_status = TRUSTED_VERIFIED
     return no_content()
 

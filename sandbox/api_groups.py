@@ -82,8 +82,9 @@ def _apply_permissions(g: Group, perms: dict[str, Any] | None) -> None:
 def _expand(request: web.Request) -> bool | web.Response:
     expand = request.query.get("expand", "false")
     if expand not in ("true", "false"):
-        return fail("Couldn't process request - expand parameter needs to be either 'true' "
-                    "or 'false'")
+        return fail(
+            "Couldn't process request - expand parameter needs to be either 'true' or 'false'"
+        )
     return expand == "true"
 
 
@@ -135,17 +136,24 @@ async def create_group(request: web.Request) -> web.Response:
         return fail(error)
     link = body.get("group_link") or "disabled"
     if link not in LINK_STATES:
-        return fail("Invalid group link provided - only 'enabled', 'enabled-with-approval' "
-                    "and 'disabled' allowed!")
+        return fail(
+            "Invalid group link provided - only 'enabled', 'enabled-with-approval' "
+            "and 'disabled' allowed!"
+        )
     if not account_ok(request):
         return no_account()
     state = state_of(request)
     people = _resolve_all(state, body.get("members") or [])
     if isinstance(people, web.Response):
         return people
-    g = Group(Group.new_internal_id(), body.get("name") or "", [p.uuid for p in people],
-              description=body.get("description") or "", link=link,
-              expiration_seconds=body.get("expiration_time") or 0)
+    g = Group(
+        Group.new_internal_id(),
+        body.get("name") or "",
+        [p.uuid for p in people],
+        description=body.get("description") or "",
+        link=link,
+        expiration_seconds=body.get("expiration_time") or 0,
+    )
     _apply_permissions(g, body.get("permissions"))
     state.groups[g.internal_id] = g
     return respond(Reply(201, {"id": g.public_id}), "api.CreateGroupResponse")
@@ -171,8 +179,10 @@ async def update_group(request: web.Request) -> web.Response:
     if body is None:
         return invalid_request()
     if body.get("group_link") is not None and body["group_link"] not in LINK_STATES:
-        return fail("Invalid group link provided - only 'enabled', 'enabled-with-approval' "
-                    "and 'disabled' allowed!")
+        return fail(
+            "Invalid group link provided - only 'enabled', 'enabled-with-approval' "
+            "and 'disabled' allowed!"
+        )
     error = _permission_error(body.get("permissions"))
     if error:
         return fail(error)
@@ -181,8 +191,12 @@ async def update_group(request: web.Request) -> web.Response:
     g = _known_group(state_of(request), request.match_info["groupid"])
     if isinstance(g, web.Response):
         return g
-    for field, attr in (("name", "name"), ("description", "description"),
-                        ("expiration_time", "expiration_seconds"), ("group_link", "link")):
+    for field, attr in (
+        ("name", "name"),
+        ("description", "description"),
+        ("expiration_time", "expiration_seconds"),
+        ("group_link", "link"),
+    ):
         if body.get(field) is not None:
             setattr(g, attr, body[field])
     _apply_permissions(g, body.get("permissions"))
@@ -207,8 +221,9 @@ async def delete_group(request: web.Request) -> web.Response:
 
 
 async def _change(request: web.Request, field: str, *, add: bool) -> web.Response:
-    definition = "api.ChangeGroupMembersRequest" if field == "members" else (
-        "api.ChangeGroupAdminsRequest")
+    definition = (
+        "api.ChangeGroupMembersRequest" if field == "members" else ("api.ChangeGroupAdminsRequest")
+    )
     body = await read_object(request, definition)
     if body is None:
         return invalid_request()

@@ -29,14 +29,22 @@ class SandboxClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def _call(
-        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None,
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
         timeout: float = 30.0,  # noqa: ASYNC109 - per-request HTTP timeout
     ) -> Any:
         if self._session is None:
             self._session = aiohttp.ClientSession()
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         async with self._session.request(
-            method, f"{self.base_url}/sandbox{path}", json=json, params=query,
+            method,
+            f"{self.base_url}/sandbox{path}",
+            json=json,
+            params=query,
             timeout=aiohttp.ClientTimeout(total=timeout),
         ) as resp:
             if resp.status == 204:
@@ -49,8 +57,9 @@ class SandboxClient:
 
     # ----- personas and groups -----------------------------------------------------------
     async def create_persona(self, name: str, *, hidden_number: bool = False) -> Persona:
-        data = await self._call("POST", "/personas",
-                                json={"name": name, "hidden_number": hidden_number})
+        data = await self._call(
+            "POST", "/personas", json={"name": name, "hidden_number": hidden_number}
+        )
         return Persona.from_dict(data)
 
     async def personas(self) -> list[Persona]:
@@ -67,21 +76,39 @@ class SandboxClient:
 
     # ----- inbound -----------------------------------------------------------------------
     async def send_text(
-        self, persona: str, text: str, *, group_id: str | None = None,
+        self,
+        persona: str,
+        text: str,
+        *,
+        group_id: str | None = None,
         quote_timestamp: int | None = None,
     ) -> int:
-        body = {"persona": persona, "text": text, "group_id": group_id,
-                "quote_timestamp": quote_timestamp}
-        data = await self._call("POST", "/messages",
-                                json={k: v for k, v in body.items() if v is not None})
+        body = {
+            "persona": persona,
+            "text": text,
+            "group_id": group_id,
+            "quote_timestamp": quote_timestamp,
+        }
+        data = await self._call(
+            "POST", "/messages", json={k: v for k, v in body.items() if v is not None}
+        )
         return int(data["timestamp"])
 
     async def react(
-        self, persona: str, emoji: str, target_timestamp: int, *, remove: bool = False,
+        self,
+        persona: str,
+        emoji: str,
+        target_timestamp: int,
+        *,
+        remove: bool = False,
         group_id: str | None = None,
     ) -> int:
-        body: dict[str, Any] = {"persona": persona, "emoji": emoji,
-                                "target_timestamp": target_timestamp, "remove": remove}
+        body: dict[str, Any] = {
+            "persona": persona,
+            "emoji": emoji,
+            "target_timestamp": target_timestamp,
+            "remove": remove,
+        }
         if group_id is not None:
             body["group_id"] = group_id
         data = await self._call("POST", "/reactions", json=body)
@@ -106,9 +133,14 @@ class SandboxClient:
         while True:
             remaining = max(0.0, deadline - loop.time())
             data = await self._call(
-                "GET", "/deliveries",
-                params={"persona": persona, "since": since, "count": count,
-                        "wait": round(remaining, 3) or None},
+                "GET",
+                "/deliveries",
+                params={
+                    "persona": persona,
+                    "since": since,
+                    "count": count,
+                    "wait": round(remaining, 3) or None,
+                },
                 timeout=remaining + 10,
             )
             found = [Delivered.from_dict(d) for d in data["deliveries"]]
@@ -127,8 +159,7 @@ class SandboxClient:
         return [BotAction(**a) for a in data["actions"]]
 
     async def wait_for_receiver(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        data = await self._call("GET", "/receiver", params={"wait": timeout},
-                                timeout=timeout + 10)
+        data = await self._call("GET", "/receiver", params={"wait": timeout}, timeout=timeout + 10)
         if not data["connected"]:
             raise TimeoutError("no /v1/receive websocket connected")
 

@@ -90,14 +90,16 @@ def _injected(result: InjectResult) -> web.Response:
 @guarded
 async def overview(request: web.Request) -> web.Response:
     state = state_of(request)
-    return web.json_response({
-        "bot_number": state.bot_number,
-        "bot_uuid": state.bot_uuid,
-        "receivers": state.receiver_count,
-        "last_seq": state.last_seq,
-        "personas": len(state.personas()),
-        "groups": len(state.groups),
-    })
+    return web.json_response(
+        {
+            "bot_number": state.bot_number,
+            "bot_uuid": state.bot_uuid,
+            "receivers": state.receiver_count,
+            "last_seq": state.last_seq,
+            "personas": len(state.personas()),
+            "groups": len(state.groups),
+        }
+    )
 
 
 @guarded
@@ -135,8 +137,13 @@ def _attachments(body: dict[str, Any]) -> list[tuple[str, str, bytes]]:
             data = base64.b64decode(item["base64"], validate=True)
         except (KeyError, TypeError, binascii.Error):
             raise BadInput("attachments need filename, content_type and valid base64") from None
-        out.append((item.get("filename", "file.bin"),
-                    item.get("content_type", "application/octet-stream"), data))
+        out.append(
+            (
+                item.get("filename", "file.bin"),
+                item.get("content_type", "application/octet-stream"),
+                data,
+            )
+        )
     return out
 
 
@@ -185,8 +192,11 @@ async def create_group(request: web.Request) -> web.Response:
     if not isinstance(members, list):
         raise BadInput("members must be a list of persona keys")
     state = state_of(request)
-    group = state.create_group(str(_need(body, "name")), [str(m) for m in members],
-                               description=str(body.get("description", "")))
+    group = state.create_group(
+        str(_need(body, "name")),
+        [str(m) for m in members],
+        description=str(body.get("description", "")),
+    )
     return web.json_response(_group_dict(state, group.internal_id), status=201)
 
 
@@ -217,8 +227,9 @@ async def deliveries(request: web.Request) -> web.Response:
 async def actions(request: web.Request) -> web.Response:
     state = state_of(request)
     since = _int_query(request, "since", 0)
-    return web.json_response({"actions": [a.to_dict() for a in state.actions(since=since)],
-                              "last_seq": state.last_seq})
+    return web.json_response(
+        {"actions": [a.to_dict() for a in state.actions(since=since)], "last_seq": state.last_seq}
+    )
 
 
 @guarded
@@ -260,8 +271,7 @@ async def clear_faults(request: web.Request) -> web.Response:
 @guarded
 async def sent_attachment(request: web.Request) -> web.Response:
     filename, content_type, data = state_of(request).sent_attachments[request.match_info["id"]]
-    return web.Response(body=data, content_type=content_type,
-                        headers={"X-Filename": filename})
+    return web.Response(body=data, content_type=content_type, headers={"X-Filename": filename})
 
 
 @guarded

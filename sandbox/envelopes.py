@@ -78,8 +78,9 @@ def data_message(
     return msg
 
 
-def quote(target_timestamp: int, author: Persona | None, bot_number: str, bot_uuid: str,
-          text: str | None) -> dict[str, Any]:
+def quote(
+    target_timestamp: int, author: Persona | None, bot_number: str, bot_uuid: str, text: str | None
+) -> dict[str, Any]:
     """A quote of an earlier message, by a persona or (author None) by the bot."""
     number = author.number if author else bot_number
     uid = author.uuid if author else bot_uuid
@@ -93,8 +94,9 @@ def quote(target_timestamp: int, author: Persona | None, bot_number: str, bot_uu
     }
 
 
-def reaction(emoji: str, target_timestamp: int, *, author_number: str | None,
-             author_uuid: str, remove: bool) -> dict[str, Any]:
+def reaction(
+    emoji: str, target_timestamp: int, *, author_number: str | None, author_uuid: str, remove: bool
+) -> dict[str, Any]:
     return {
         "emoji": emoji,
         "targetAuthor": author_number or author_uuid,
@@ -105,8 +107,9 @@ def reaction(emoji: str, target_timestamp: int, *, author_number: str | None,
     }
 
 
-def attachment(attachment_id: str, filename: str, content_type: str, size: int,
-               upload_timestamp: int) -> dict[str, Any]:
+def attachment(
+    attachment_id: str, filename: str, content_type: str, size: int, upload_timestamp: int
+) -> dict[str, Any]:
     return {
         "contentType": content_type,
         "filename": filename,

@@ -126,4 +126,3 @@ class FaultConfig:
         out["recipient_failures"] = dict(self.recipient_failures)
         out["captcha_token"] = self.captcha_token
         return out
-

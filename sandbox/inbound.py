@@ -109,8 +109,12 @@ async def _emit(
     state: SandboxState, sender: Persona, ts: int, data_msg: dict[str, Any]
 ) -> InjectResult:
     env = envelopes.envelope(
-        sender, timestamp=ts, server_received=ts + 3, server_delivered=ts + 5,
-        data_message=data_msg, source_name=state.contact_names.get(sender.uuid),
+        sender,
+        timestamp=ts,
+        server_received=ts + 3,
+        server_delivered=ts + 5,
+        data_message=data_msg,
+        source_name=state.contact_names.get(sender.uuid),
     )
     frame = envelopes.frame(state.bot_number, env)  # raises rather than emit a bad frame
     count = await state.push(frame)

@@ -50,7 +50,7 @@ def is_phone_number(s: str) -> bool:
 def recipient_kind(recipient: str) -> str:
     """'group' | 'number' | 'username', or ValueError with upstream's message."""
     if recipient.startswith(GROUP_PREFIX):
-        rest = recipient[len(GROUP_PREFIX):]
+        rest = recipient[len(GROUP_PREFIX) :]
         try:
             once = base64.b64decode(rest, validate=True)
         except binascii.Error:
@@ -138,8 +138,10 @@ def send_v2(state: SandboxState, body: Any) -> Reply:
     if numbers and usernames:
         return error(_MIXED.format(a="phone numbers", b="usernames"))
     if len(groups) > 1:
-        return error("A signal message cannot be sent to more than one group at once! "
-                     "Please use multiple REST API calls for that.")
+        return error(
+            "A signal message cannot be sent to more than one group at once! "
+            "Please use multiple REST API calls for that."
+        )
     preview_error = _link_preview_error(message, body.get("link_preview"))
     if preview_error:
         return error(preview_error)
@@ -150,8 +152,10 @@ def send_v2(state: SandboxState, body: Any) -> Reply:
     if number != state.bot_number:
         return error(NO_ACCOUNT)
     if not message and not files and not sticker:
-        return error("Sending empty message is not allowed, either a message, "
-                     "attachment or sticker must be given.")
+        return error(
+            "Sending empty message is not allowed, either a message, "
+            "attachment or sticker must be given."
+        )
     return _deliver(state, body, groups, numbers + usernames, files)
 
 
@@ -162,7 +166,7 @@ def _resolve(
         try:
             group = state.group(groups[0])
         except KeyError:
-            internal = base64.b64decode(groups[0][len(GROUP_PREFIX):]).decode()
+            internal = base64.b64decode(groups[0][len(GROUP_PREFIX) :]).decode()
             return error(f"Group not found: {internal}")
         if not group.bot_is_member:
             return error(f"User is not a member in group: {group.name} ({group.internal_id})")
@@ -204,8 +208,13 @@ def _deliver(
         if reason is None:
             ok.append(p)
         else:
-            failures.append({k: v for k, v in
-                             {"uuid": p.uuid, "number": p.number, "reason": reason}.items() if v})
+            failures.append(
+                {
+                    k: v
+                    for k, v in {"uuid": p.uuid, "number": p.number, "reason": reason}.items()
+                    if v
+                }
+            )
     if targets and not ok:
         reasons = {f["reason"] for f in failures}
         if reasons == {"IDENTITY_FAILURE"}:

@@ -202,7 +202,11 @@ class SandboxState:
     ) -> InjectResult:
         """Like inject_text, plus attachments (filename, content type, bytes) and details."""
         return await inbound.text(
-            self, persona, text, group_id=group_id, quote_timestamp=quote_timestamp,
+            self,
+            persona,
+            text,
+            group_id=group_id,
+            quote_timestamp=quote_timestamp,
             attachments=attachments,
         )
 
@@ -272,8 +276,9 @@ class SandboxState:
         return len(dropped)
 
     async def wait_for_receiver(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
-        await self._changes.wait_until(lambda: self.receiver_count > 0, timeout,
-                               lambda: "no /v1/receive websocket connected")
+        await self._changes.wait_until(
+            lambda: self.receiver_count > 0, timeout, lambda: "no /v1/receive websocket connected"
+        )
 
     # ----- outbound (bot -> person) ------------------------------------------------------
     def record_delivery(self, **kwargs: Any) -> Delivered:
@@ -294,10 +299,7 @@ class SandboxState:
     def deliveries(self, *, persona: str | None = None, since: int = 0) -> list[Delivered]:
         """Deliveries after cursor ``since``, optionally only those one persona sees."""
         uid = self.persona(persona).uuid if persona is not None else None
-        return [
-            d for d in self._deliveries
-            if d.seq > since and (uid is None or d.persona == uid)
-        ]
+        return [d for d in self._deliveries if d.seq > since and (uid is None or d.persona == uid)]
 
     def actions(self, *, since: int = 0) -> list[BotAction]:
         return [a for a in self._actions if a.seq > since]
@@ -316,12 +318,15 @@ class SandboxState:
             got = self.deliveries(since=since)
             lines = [f"#{d.seq} to {self._name(d.persona)}: {d.text!r}" for d in got]
             who = persona if persona is not None else "anyone"
-            return (f"expected {count} deliveries to {who} after seq {since}; "
-                    f"arrived: {lines or 'nothing'}")
+            return (
+                f"expected {count} deliveries to {who} after seq {since}; "
+                f"arrived: {lines or 'nothing'}"
+            )
 
         await self._changes.wait_until(
             lambda: len(self.deliveries(persona=persona, since=since)) >= count,
-            timeout, describe,
+            timeout,
+            describe,
         )
         return self.deliveries(persona=persona, since=since)[:count]
 
