@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from datetime import timedelta
 from pathlib import Path
@@ -195,4 +196,5 @@ def show_config(config: ConfigOption = None) -> None:
 
 
 def main() -> None:
+    os.umask(0o077)  # databases, WAL files and the key file: readable by the bot user only
     app()

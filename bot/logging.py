@@ -54,9 +54,17 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _PHONE = re.compile(r"\+?\d[\d \-().]{6,}\d")
 
 
+_IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+
+
+def _phone_or_address(match: re.Match[str]) -> str:
+    """IPv4 addresses (an operator's service address) stay readable; numbers do not."""
+    return match.group(0) if _IPV4.fullmatch(match.group(0)) else "[number]"
+
+
 def scrub(text: str) -> str:
     """Remove anything shaped like an account UUID or a phone number."""
-    return _PHONE.sub("[number]", _UUID.sub("[uuid]", text))
+    return _PHONE.sub(_phone_or_address, _UUID.sub("[uuid]", text))
 
 
 def _allow_list(

@@ -148,3 +148,11 @@ def test_redacting_stream_scrubs_tracebacks_printed_by_libraries() -> None:
     out = inner.getvalue()
     for leaked in ("+12025550123", "secret", "+12025550100", "8c5fb25e-e211"):
         assert leaked not in out
+
+
+def test_scrub_keeps_service_addresses_but_not_numbers() -> None:
+    from bot.logging import scrub
+
+    assert scrub("at 127.0.0.1:18080") == "at 127.0.0.1:18080"
+    for number in ("+12025550123", "202.555.0123", "(202) 555-0123", "+49 151 12345678"):
+        assert "555" not in scrub(f"to {number} failed") and "1234" not in scrub(number)
