@@ -20,14 +20,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bot.app import LanternApp
 from bot.config import Settings
 from bot.logging import configure_logging
 from security import Keyring
-from storage.db import make_engine
+from storage.db import execute_autocommit
 from storage.migrate import upgrade
 from storage.models import Member
 
@@ -100,26 +99,16 @@ async def measure(url: str, n: int, rounds: int) -> dict[str, dict[str, float]]:
         return results
 
 
-async def admin(url: str, statement: str) -> None:
-    engine = make_engine(url)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 def with_fresh_pg(admin_url: str, run: Callable[[str], object]) -> object:
     """A throw-away database, so the benchmark never touches anyone's data."""
     name = f"lantern_bench_{secrets.token_hex(4)}"
-    asyncio.run(admin(admin_url, f'CREATE DATABASE "{name}"'))
+    asyncio.run(execute_autocommit(admin_url, f'CREATE DATABASE "{name}"'))
     try:
         url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
         upgrade(url)
         return run(url)
     finally:
-        asyncio.run(admin(admin_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
+        asyncio.run(execute_autocommit(admin_url, f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 def main() -> None:

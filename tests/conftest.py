@@ -23,7 +23,7 @@ from bot.app import LanternApp
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from security import Keyring
-from storage.db import make_engine
+from storage.db import execute_autocommit, make_engine
 from storage.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get(
@@ -33,13 +33,7 @@ TABLES = ("members", "invites", "dialogs", "inbound_journal")
 
 
 async def _pg_admin(statement: str) -> None:
-    engine = make_engine(PG_ADMIN_URL)
-    try:
-        async with engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
+    await execute_autocommit(PG_ADMIN_URL, statement)
 
 
 @pytest.fixture(scope="session")
