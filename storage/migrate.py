@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+
+from storage.db import make_engine
 
 _HERE = Path(__file__).resolve().parent / "migrations"
 
@@ -32,9 +35,6 @@ def head_revision() -> str:
 
 def current_revision(url: str) -> str | None:
     """The revision the database is at, or None if it was never migrated."""
-    import asyncio
-
-    from storage.db import make_engine
 
     async def _read() -> str | None:
         engine = make_engine(url)

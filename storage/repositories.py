@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from security import Keyring
@@ -130,9 +130,6 @@ class MemberRepository:
 
     async def delete(self, member_id: str) -> None:
         await self._s.execute(delete(Member).where(Member.id == member_id))
-
-    async def count(self) -> int:
-        return int(await self._s.scalar(select(func.count()).select_from(Member)) or 0)
 
 
 class InviteRepository:
