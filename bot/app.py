@@ -23,8 +23,9 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.logging import get_logger
 from bot.messenger import Messenger, SignalMessenger
+from bot.vault import Vault
 from handlers import build_router
-from security import Keyring
+from security.hardening import disable_core_dumps
 from storage.db import Database
 from storage.migrate import current_revision, head_revision
 
@@ -93,13 +94,12 @@ class LanternApp:
         self,
         settings: Settings,
         *,
-        keys: Keyring | None = None,
         receiver_check_seconds: float = RECEIVER_CHECK_SECONDS,
     ) -> None:
         self.settings = settings
         self.receiver_check_seconds = receiver_check_seconds
         self.db = Database(settings.effective_database_url)
-        self.keys = keys if keys is not None else Keyring.load_or_create(settings.key_file)
+        self.vault = Vault(self.db, unseal_window_seconds=settings.unseal_window_minutes * 60)
         self.router = build_router()
         self._running: _Running | None = None
 
@@ -113,7 +113,7 @@ class LanternApp:
         """A dispatcher without signalbot, for tests that drive handlers directly."""
         return Dispatcher(
             db=self.db,
-            keys=self.keys,
+            vault=self.vault,
             settings=self.settings,
             router=self.router,
             messenger=messenger,
@@ -137,10 +137,16 @@ class LanternApp:
                 "run `lantern migrate` first"
             )
 
-    async def start(self) -> None:
-        """Connect to signal-cli-rest-api, then handle what was journaled before a stop."""
-        self.settings.require_bot_number()
+    async def open_vault(self) -> None:
+        """Load the network: sealed if it is active, open for enrollment if it is new."""
         await self.check_migrated()
+        await self.vault.start()
+
+    async def start(self) -> None:
+        """Connect to signal-cli-rest-api; sealed until k coordinators unseal."""
+        self.settings.require_bot_number()
+        disable_core_dumps()
+        await self.open_vault()
         bot = SignalBot(self._signalbot_config())
         _rehome_signalbot_logger()
         dispatcher = self.make_dispatcher(SignalMessenger(bot))
@@ -152,8 +158,8 @@ class LanternApp:
         self._running.watchdog = asyncio.create_task(
             _watch_receiver(bot, self.receiver_check_seconds)
         )
-        await dispatcher.replay_pending()
-        log.info("started", backend=self.db.engine.dialect.name)
+        await dispatcher.drain()
+        log.info("started", backend=self.db.engine.dialect.name, sealed=self.vault.sealed)
 
     async def stop(self) -> None:
         """Stop without stopping the event loop (``SignalBot.stop`` would)."""
@@ -168,6 +174,7 @@ class LanternApp:
             await bot._pipeline.stop()
             await bot.close()
             self._running = None
+        self.vault.seal()
         await self.db.dispose()
 
 

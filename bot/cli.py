@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import os
 import signal
-from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -114,27 +113,58 @@ def migrate(config: ConfigOption = None) -> None:
 
 
 @app.command()
-def invite(
-    role: Annotated[str, typer.Option(help="member, organizer or coordinator")] = "member",
-    count: Annotated[int, typer.Option(min=1, max=100, help="How many codes.")] = 1,
-    hours: Annotated[int | None, typer.Option(min=1, max=24 * 30, help="Validity.")] = None,
+def init(
+    name: Annotated[str, typer.Option(help="The network's name (stored encrypted).")],
+    coordinators: Annotated[
+        int, typer.Option(min=1, max=16, help="How many coordinators hold a share (n).")
+    ] = 3,
+    threshold: Annotated[
+        int, typer.Option(min=1, max=16, help="How many shares unseal the bot (k).")
+    ] = 2,
+    passphrase: Annotated[
+        bool,
+        typer.Option(
+            "--passphrase",
+            help="Single-operator mode: unseal with a passphrase instead of k-of-n shares "
+            "(weaker: one person can unseal). You are asked for it twice.",
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Print single-use invite codes. Give each to one person, in person if you can."""
-    if role not in ("member", "organizer", "coordinator"):
-        err.print("[bold red]--role must be member, organizer or coordinator[/]")
-        raise typer.Exit(EXIT_CONFIG)
-    from bot.app import LanternApp, NotMigratedError
-    from bot.invites import create_invites
+    """Create the network and print one enrollment code per coordinator.
 
+    Give each code to one coordinator, in person. Each sends ENROLL <code> to the bot;
+    when all have enrolled, the bot sends each their share of the unseal key.
+    """
+    from bot.app import LanternApp, NotMigratedError
+    from bot.setup import AlreadyInitialisedError, init_network
+
+    if threshold > coordinators:
+        err.print("[bold red]--threshold cannot be larger than --coordinators[/]")
+        raise typer.Exit(EXIT_CONFIG)
+    if not passphrase and coordinators < 2:
+        err.print("[bold red]k-of-n needs at least 2 coordinators; use --passphrase for one[/]")
+        raise typer.Exit(EXIT_CONFIG)
+    secret = None
+    if passphrase:
+        secret = typer.prompt("Passphrase", hide_input=True, confirmation_prompt=True)
+        if len(secret) < 12:
+            err.print("[bold red]Use a passphrase of at least 12 characters.[/]")
+            raise typer.Exit(EXIT_CONFIG)
     settings = _settings(config)
 
     async def main() -> list[str]:
         lantern = LanternApp(settings)
         try:
             await lantern.check_migrated()
-            valid = timedelta(hours=hours or settings.invite_hours)
-            return await create_invites(lantern.db, lantern.keys, role, count, valid)
+            with err.status("Creating the network …"):
+                return await init_network(
+                    lantern.db,
+                    name=name,
+                    coordinators=coordinators,
+                    threshold=threshold,
+                    passphrase=secret,
+                )
         finally:
             await lantern.db.dispose()
 
@@ -143,11 +173,21 @@ def invite(
     except NotMigratedError as exc:
         err.print(f"[bold red]{exc}[/]")
         raise typer.Exit(EXIT_NOT_MIGRATED) from None
+    except AlreadyInitialisedError as exc:
+        err.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(EXIT_CONFIG) from None
     for code in codes:
         out.print(code)
-    err.print(
-        f"{count} {role} invite code(s), valid {hours or settings.invite_hours} h, single use."
-    )
+    if passphrase:
+        err.print(
+            f"{coordinators} enrollment code(s). Start the bot, send UNSEAL <passphrase>, "
+            "then each coordinator sends ENROLL <code>."
+        )
+    else:
+        err.print(
+            f"{coordinators} enrollment code(s), one per coordinator, valid 7 days. Start the "
+            f"bot; each coordinator sends ENROLL <code>. Any {threshold} of them can unseal."
+        )
 
 
 @app.command()

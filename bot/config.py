@@ -54,6 +54,16 @@ class Settings(BaseSettings):
     )
     invite_hours: int = Field(default=72, description="Default validity of invite codes.")
     dialog_minutes: int = Field(default=24 * 60, description="How long a half-done dialog lives.")
+    share_timer: int = Field(
+        default=3600,
+        ge=60,
+        description="Disappearing timer (seconds) on the messages that carry unseal shares.",
+    )
+    unseal_window_minutes: int = Field(
+        default=30,
+        ge=1,
+        description="Shares sent for unsealing are forgotten if k are not in within this time.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_number")

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.i18n import translate
+from storage.network import NetworkRecord
 from storage.repositories import DialogState, MemberView, Repositories
 
 if TYPE_CHECKING:
@@ -39,10 +40,13 @@ class Context:
     router: Router
     member: MemberView | None = None
     dialog: DialogState | None = None
+    network: NetworkRecord | None = None
+    is_organizer: bool = False
     command: str = ""
     args: str = ""
     language_override: str | None = None
     outgoing: list[Outgoing] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
 
     @property
     def language(self) -> str:
@@ -63,6 +67,19 @@ class Context:
     def reply_text(self, text: str) -> None:
         """For text already composed from translated parts (help lists, summaries)."""
         self.outgoing.append(Outgoing(self.sender, text=text))
+
+    async def tell(self, member: MemberView, message_id: str, /, **values: object) -> None:
+        """Send to another member, in *their* language (never reveals their account)."""
+        account = await self.repos.members.account_of(member.id)
+        if account is not None:
+            text = translate(member.language, message_id, **values)
+            self.outgoing.append(Outgoing(account, text=text))
+
+    def after_commit(self, action: str) -> None:
+        """Ask the dispatcher to do something once this message's changes are committed
+        and its replies sent (``seal``, ``deal``, ``activate``)."""
+        if action not in self.actions:
+            self.actions.append(action)
 
     def set_timer(self, seconds: int) -> None:
         self.outgoing.append(Outgoing(self.sender, timer_seconds=seconds))

@@ -1,17 +1,22 @@
-"""Inbound side: journal, serialise per sender, one transaction, reply after commit.
+"""Inbound side: seal, journal, serialise per sender, one transaction, reply after commit.
 
 For every direct text message:
-1. under the sender's lock (signalbot runs 3 consumers; one person's messages must be
-   handled in order and never interleave their dialog state),
-2. write it to the encrypted inbound journal in its own short transaction (a duplicate
-   envelope is dropped here),
-3. handle it in one transaction that also deletes the journal entry, so the state
-   change and "this message is done" commit together,
-4. deliver the replies.
+1. ``unseal …`` is taken aside at once: its words go to the vault in memory and are
+   never journaled or logged;
+2. under the sender's lock (signalbot runs 3 consumers; one person's messages must be
+   handled in order and never interleave their dialog state) and the per-sender rate
+   limit, the message is written to the inbound journal *sealed to the backlog public
+   key*, in its own short transaction (a duplicate envelope is dropped here when the
+   bot holds keys);
+3. a sealed bot answers the fixed "received" text and stops there; an unsealed one
+   handles the message in one transaction that also turns the journal entry into a
+   tombstone, so the state change and "this message is done" commit together;
+4. the replies are delivered, then post-commit actions run (deal shares, seal).
 
 If handling fails, the transaction rolls back, the person is told nothing was changed
-and to send it again, and only the exception *type* is logged.  Messages journaled but
-not handled (a crash, a kill -9) are replayed at start by :meth:`replay_pending`.
+and to send it again, and only the exception *type* is logged.  Journaled messages not
+yet handled (sealed backlog, a crash) are handled in order by :meth:`drain` after unseal
+or start.
 """
 
 from __future__ import annotations
@@ -26,13 +31,18 @@ from bot.context import Context, Outgoing
 from bot.i18n import _, translate
 from bot.logging import get_logger
 from bot.messenger import Messenger, deliver
-from bot.router import Router
+from bot.ratelimit import RateLimiter
+from bot.router import Router, split_command
+from bot.vault import Progress, Vault
 from security import Keyring
 from storage.db import Database
+from storage.journal import JournalRepository
 from storage.models import utcnow
 from storage.repositories import Repositories
 
 log = get_logger("lantern.dispatcher")
+
+UNSEAL_WORDS = frozenset({"unseal", "desellar"})
 
 
 class SenderLocks:
@@ -64,59 +74,123 @@ class Dispatcher:
         self,
         *,
         db: Database,
-        keys: Keyring,
+        vault: Vault,
         settings: Settings,
         router: Router,
         messenger: Messenger,
         clock: Callable[[], datetime] = utcnow,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.db = db
-        self.keys = keys
+        self.vault = vault
         self.settings = settings
         self.router = router
         self.messenger = messenger
         self.clock = clock
         self.locks = SenderLocks()
+        self.limiter = limiter or RateLimiter()
+        self._draining = False
+        self._drain_lock = asyncio.Lock()
 
     async def on_text(self, account: str, signal_timestamp: int, text: str) -> None:
+        word, rest = split_command(text)
+        if not self.limiter.allow(account):
+            log.info("rate_limited")
+            return
+        if word in UNSEAL_WORDS:
+            await self._unseal(account, rest)
+            return
         async with self.locks.hold(account):
+            keys = self.vault.keys
             try:
                 async with self.db.transaction() as session:
-                    entry_id = await Repositories(session, self.keys).journal.record(
+                    entry_id = await JournalRepository(session, self.vault.sealer, keys).record(
                         account, signal_timestamp, "text", {"text": text}
                     )
             except Exception as exc:
                 log.error("journal_failed", error_type=type(exc).__name__)
-                await self._apologise(
-                    account, self.settings.default_language, _("error.unavailable")
-                )
+                await self._apologise(account, _("error.unavailable"))
                 return
             if entry_id is None:
                 log.info("duplicate_dropped", kind="text")
                 return
-            await self._handle(entry_id, account, text)
+            if keys is None:
+                await self._apologise(account, _("sealed.received"))
+                return
+            if self._draining:
+                return  # the drain loop handles it, after everything older
+            await self._handle(entry_id, account, text, keys)
 
-    async def replay_pending(self) -> int:
-        """Handle messages that were journaled but not handled before a stop."""
-        async with self.db.transaction() as session:
-            journal = Repositories(session, self.keys).journal
-            await journal.prune(now=self.clock())
-            pending = await journal.pending()
-        for entry in pending:
-            async with self.locks.hold(entry.account):
-                await self._handle(entry.id, entry.account, str(entry.body.get("text", "")))
-        if pending:
-            log.info("journal_replayed", count=len(pending))
-        return len(pending)
+    # --- unseal ----------------------------------------------------------------------
 
-    async def _handle(self, entry_id: int, account: str, text: str) -> None:
+    async def _unseal(self, account: str, words: str) -> None:
+        network = self.vault.network
+        if network is not None and network.mode == "passphrase":
+            result = await self.vault.submit_passphrase(words)
+        else:
+            result = await self.vault.submit_share(words)
+        if result.progress is Progress.ACCEPTED:
+            await self._apologise(
+                account, _("unseal.accepted"), count=result.count, needed=result.needed
+            )
+        elif result.progress is Progress.REJECTED:
+            await self._apologise(account, _("unseal.rejected"))
+        elif result.progress is Progress.ALREADY:
+            await self._apologise(account, _("unseal.already"))
+        else:
+            await self._apologise(account, _("unseal.done"))
+            handled = await self.drain()
+            await self._tell_coordinators(_("unseal.announce"), count=handled)
+
+    # --- backlog ---------------------------------------------------------------------
+
+    async def drain(self) -> int:
+        """Handle every journaled, unhandled message in arrival order; how many."""
+        handled = 0
+        async with self._drain_lock:
+            self._draining = True
+            try:
+                handled += await self._drain_pass()
+            finally:
+                self._draining = False
+            handled += await self._drain_pass()  # anything journaled while we flipped
+        if handled:
+            log.info("backlog_handled", count=handled)
+        return handled
+
+    async def _drain_pass(self) -> int:
+        handled = 0
+        while (keys := self.vault.keys) is not None:
+            async with self.db.transaction() as session:
+                journal = Repositories(session, keys).journal
+                await journal.prune(now=self.clock())
+                pending = await journal.pending()
+            if not pending:
+                break
+            for entry in pending:
+                async with self.locks.hold(entry.account):
+                    await self._handle(
+                        entry.id, entry.account, str(entry.body.get("text", "")), keys
+                    )
+                handled += 1
+        return handled
+
+    replay_pending = drain
+
+    # --- handling --------------------------------------------------------------------
+
+    async def _handle(self, entry_id: int, account: str, text: str, keys: Keyring) -> None:
         language = self.settings.default_language
         command = ""
         outgoing: list[Outgoing] = []
+        actions: list[str] = []
         try:
             async with self.db.transaction() as session:
-                repos = Repositories(session, self.keys)
+                repos = Repositories(session, keys)
+                if not await repos.journal.claim(entry_id):
+                    return  # handled meanwhile (drain and live path met)
                 now = self.clock()
+                member = await repos.members.by_account(account)
                 ctx = Context(
                     sender=account,
                     text=text,
@@ -124,21 +198,90 @@ class Dispatcher:
                     repos=repos,
                     now=now,
                     router=self.router,
-                    member=await repos.members.by_account(account),
+                    member=member,
                     dialog=await repos.dialogs.get(account, now=now),
+                    network=self.vault.network,
+                    is_organizer=member is not None and await repos.cells.organizes_any(member.id),
                 )
                 language = ctx.language
                 await self.router.dispatch(ctx)
                 command = ctx.command if self.router.lookup(ctx.command) else ""
                 await repos.journal.done(entry_id)
                 outgoing = self._with_timer(ctx)
+                actions = ctx.actions
         except Exception as exc:
             log.error("handler_failed", command=command, error_type=type(exc).__name__)
-            await self._forget(entry_id)
-            await self._apologise(account, language, _("error.internal"))
+            await self._forget(entry_id, keys)
+            await self._apologise(account, _("error.internal"), language=language)
             return
         log.info("handled", command=command or "-", count=len(outgoing))
         await deliver(self.messenger, outgoing)
+        await self._after(actions)
+
+    async def _after(self, actions: list[str]) -> None:
+        for action in actions:
+            if action == "seal":
+                self.vault.seal()
+            elif action == "activate":
+                await self.vault.activate()
+        if "deal" in actions or self.vault.ready_to_deal():
+            await self.deal()
+
+    async def deal(self) -> bool:
+        """Send each enrolled coordinator their share; True once all n have theirs.
+
+        Shares go out before anything is committed: if any delivery fails, the network
+        stays in enrollment (the unseal key still only in memory) and the next message
+        from anyone tries again with a fresh split, so half-delivered shares are useless.
+        """
+        vault, keys, network = self.vault, self.vault.keys, self.vault.network
+        if not vault.ready_to_deal() or keys is None or network is None:
+            return False
+        async with self.db.transaction() as session:
+            repos = Repositories(session, keys)
+            coordinators = await repos.members.with_role("coordinator")
+            if len(coordinators) < network.share_count:
+                return False
+            accounts = [await repos.members.account_of(c.id) for c in coordinators]
+        identifier, shares = vault.split()
+        items: list[Outgoing] = []
+        for coordinator, account, share in zip(coordinators, accounts, shares, strict=True):
+            assert account is not None
+            text = translate(
+                coordinator.language,
+                _("enroll.share"),
+                share=share,
+                threshold=network.threshold,
+                count=network.share_count,
+            )
+            items += [
+                Outgoing(account, timer_seconds=self.settings.share_timer),
+                Outgoing(account, text=text),
+                Outgoing(account, timer_seconds=coordinator.timer_seconds),
+            ]
+        report = await deliver(self.messenger, items)
+        if report.failed:
+            log.warning("deal_incomplete", count=report.failed)
+            return False
+        await vault.dealt(identifier)
+        await self._tell_coordinators(
+            _("enroll.complete"), threshold=network.threshold, count=network.share_count
+        )
+        return True
+
+    async def _tell_coordinators(self, message_id: str, /, **values: object) -> None:
+        keys = self.vault.keys
+        if keys is None:
+            return
+        items: list[Outgoing] = []
+        async with self.db.transaction() as session:
+            repos = Repositories(session, keys)
+            for coordinator in await repos.members.with_role("coordinator"):
+                account = await repos.members.account_of(coordinator.id)
+                if account is not None:
+                    text = translate(coordinator.language, message_id, **values)
+                    items.append(Outgoing(account, text=text))
+        await deliver(self.messenger, items)
 
     def _with_timer(self, ctx: Context) -> list[Outgoing]:
         """Nothing is stored about non-members, so their timer is set with every reply.
@@ -146,18 +289,23 @@ class Dispatcher:
         That keeps every conversation disappearing from the first message on, and keeps
         replies to all outsiders (never joined, left, removed) identical.
         """
-        if ctx.member is not None or any(o.timer_seconds is not None for o in ctx.outgoing):
+        if ctx.member is not None or any(
+            o.timer_seconds is not None for o in ctx.outgoing if o.account == ctx.sender
+        ):
             return ctx.outgoing
         timer = Outgoing(ctx.sender, timer_seconds=self.settings.disappearing_timer)
         return [timer, *ctx.outgoing]
 
-    async def _forget(self, entry_id: int) -> None:
+    async def _forget(self, entry_id: int, keys: Keyring) -> None:
         """A message that crashed its handler must not crash every restart after it."""
         try:
             async with self.db.transaction() as session:
-                await Repositories(session, self.keys).journal.done(entry_id)
+                await Repositories(session, keys).journal.done(entry_id)
         except Exception as exc:
             log.error("journal_cleanup_failed", error_type=type(exc).__name__)
 
-    async def _apologise(self, account: str, language: str, message_id: str) -> None:
-        await deliver(self.messenger, [Outgoing(account, text=translate(language, message_id))])
+    async def _apologise(
+        self, account: str, message_id: str, /, language: str | None = None, **values: object
+    ) -> None:
+        text = translate(language or self.settings.default_language, message_id, **values)
+        await deliver(self.messenger, [Outgoing(account, text=text)])

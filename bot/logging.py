@@ -36,6 +36,8 @@ SAFE_FIELDS = frozenset(
         "attempt",
         "pending",
         "language",
+        "sealed",
+        "method",
     }
 )
 

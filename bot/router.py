@@ -28,6 +28,8 @@ class Audience(Enum):
     ANYONE = "anyone"
     STRANGER = "stranger"
     MEMBER = "member"
+    ORGANIZER = "organizer"
+    COORDINATOR = "coordinator"
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,7 @@ class Command:
     audience: Audience
     summary: str
     in_dialog: bool = False
+    hidden: bool = False
 
 
 def split_command(text: str) -> tuple[str, str]:
@@ -67,9 +70,13 @@ class Router:
         audience: Audience,
         summary: str,
         in_dialog: bool = False,
+        hidden: bool = False,
     ) -> Callable[[Handler], Handler]:
+        """``hidden`` commands are left out of HELP (enrollment: strangers must not learn
+        that a network is being set up)."""
+
         def register(handler: Handler) -> Handler:
-            cmd = Command(name, aliases, handler, audience, summary, in_dialog)
+            cmd = Command(name, aliases, handler, audience, summary, in_dialog, hidden)
             for word in (name, *aliases):
                 if word.casefold() in self._by_word:
                     raise ValueError(f"command word {word!r} registered twice")
@@ -115,7 +122,7 @@ class Router:
 
     def commands_for(self, ctx: Context) -> list[Command]:
         """What this person may use, in registration order — the source of ``help``."""
-        return [c for c in self._commands if self.allowed(c, ctx)]
+        return [c for c in self._commands if not c.hidden and self.allowed(c, ctx)]
 
     @staticmethod
     def allowed(cmd: Command, ctx: Context) -> bool:
@@ -123,7 +130,17 @@ class Router:
             return True
         if cmd.audience is Audience.MEMBER:
             return ctx.member is not None
+        if cmd.audience is Audience.ORGANIZER:
+            return ctx.member is not None and (ctx.is_organizer or ctx.member.is_coordinator)
+        if cmd.audience is Audience.COORDINATOR:
+            return ctx.member is not None and ctx.member.is_coordinator
         return ctx.member is None
+
+    async def fallback(self, ctx: Context) -> None:
+        """What anyone hears for something they may not do: the same as for nonsense."""
+        handler = self.on_stranger if ctx.member is None else self.on_unknown
+        assert handler is not None
+        await handler(ctx)
 
     def lookup(self, word: str) -> Command | None:
         return self._by_word.get(word)

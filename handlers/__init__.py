@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.router import Router
-from handlers import join, members
+from handlers import cells, council, join, members
 
 
 def build_router() -> Router:
@@ -11,4 +11,6 @@ def build_router() -> Router:
     router = Router()
     join.register(router)
     members.register(router)
+    cells.register(router)
+    council.register(router)
     return router

@@ -1,4 +1,4 @@
-"""Joining with an invite code.
+"""Joining a cell with an invite code, and coordinators enrolling with theirs.
 
 ```mermaid
 stateDiagram-v2
@@ -12,9 +12,11 @@ stateDiagram-v2
     consent --> handle: BACK
 ```
 
-The code is only checked at the start and used up at the very end, so someone who
-cancels half way can start again with the same code.  Nothing about the person is
-stored until they say yes to the privacy notice.
+``ENROLL <code>`` (coordinators of a network fresh from ``lantern init``) walks the same
+three questions.  The code is only checked at the start and used up at the very end, so
+someone who cancels half way can start again with the same code.  Nothing about the
+person is stored until they say yes to the privacy notice.  A member who already
+belongs to one cell joins another with ``JOIN <code>`` in one step.
 """
 
 from __future__ import annotations
@@ -52,10 +54,42 @@ async def cmd_join(ctx: Context) -> None:
     if not ctx.args:
         ctx.reply(_("join.need_code"))
         return
-    if not looks_like_code(ctx.args) or await ctx.repos.invites.peek(ctx.args, now=ctx.now) is None:
+    valid = looks_like_code(ctx.args) and not await ctx.repos.members.is_banned(ctx.sender)
+    invite = await ctx.repos.invites.peek(ctx.args, now=ctx.now) if valid else None
+    if invite is None:
         ctx.reply(_("join.bad_code"))
         return
+    if ctx.member is not None:
+        await _join_another_cell(ctx)
+        return
     await ctx.start_dialog(FLOW, "language", {"code": normalise_code(ctx.args)})
+    ctx.set_timer(ctx.settings.disappearing_timer)
+    await ctx.router.reprompt(ctx)
+
+
+async def _join_another_cell(ctx: Context) -> None:
+    assert ctx.member is not None
+    invite = await ctx.repos.invites.consume(ctx.args, now=ctx.now)
+    cell = None if invite is None else await ctx.repos.cells.by_id(invite.cell_id)
+    if invite is None or cell is None or cell.retired:
+        ctx.reply(_("join.bad_code"))
+        return
+    await ctx.repos.cells.add_member(ctx.member.id, cell.id, invite.role)
+    ctx.reply(_("join.added_cell"), cell=cell.name, ref=cell.ref)
+
+
+async def cmd_enroll(ctx: Context) -> None:
+    network = ctx.network
+    valid = (
+        network is not None
+        and network.state == "enrolling"
+        and looks_like_code(ctx.args)
+        and await ctx.repos.network.enrollment_valid(network.id, ctx.args, now=ctx.now)
+    )
+    if not valid:
+        await ctx.router.fallback(ctx)
+        return
+    await ctx.start_dialog(FLOW, "language", {"enroll": normalise_code(ctx.args)})
     ctx.set_timer(ctx.settings.disappearing_timer)
     await ctx.router.reprompt(ctx)
 
@@ -114,8 +148,12 @@ async def answer_consent(ctx: Context) -> None:
         ctx.reply(_("join.handle_taken"), handle=data["handle"])
         await ctx.router.ask(ctx, "handle")
         return
-    role = await ctx.repos.invites.consume(data["code"], now=ctx.now)
-    if role is None:
+    if "enroll" in data:
+        await _finish_enroll(ctx, data)
+        return
+    invite = await ctx.repos.invites.consume(data["code"], now=ctx.now)
+    cell = None if invite is None else await ctx.repos.cells.by_id(invite.cell_id)
+    if invite is None or cell is None or cell.retired:
         await ctx.end_dialog()
         ctx.reply(_("join.code_gone"))
         return
@@ -123,16 +161,45 @@ async def answer_consent(ctx: Context) -> None:
         account=ctx.sender,
         handle=data["handle"],
         language=data["language"],
-        role=role,
+        role="member",
         timer_seconds=ctx.settings.disappearing_timer,
+        home_cell_id=cell.id,
+    )
+    await ctx.repos.cells.add_member(ctx.member.id, cell.id, invite.role)
+    await ctx.end_dialog()
+    ctx.reply(_("join.done"), handle=ctx.member.handle, cell=cell.name, ref=cell.ref)
+
+
+async def _finish_enroll(ctx: Context, data: dict[str, str]) -> None:
+    network, council = ctx.network, await ctx.repos.cells.council()
+    used = network is not None and await ctx.repos.network.use_enrollment(
+        network.id, data["enroll"], now=ctx.now
+    )
+    if not used or network is None or council is None:
+        await ctx.end_dialog()
+        ctx.reply(_("join.code_gone"))
+        return
+    ctx.member = await ctx.repos.members.create(
+        account=ctx.sender,
+        handle=data["handle"],
+        language=data["language"],
+        role="coordinator",
+        timer_seconds=ctx.settings.disappearing_timer,
+        home_cell_id=council.id,
     )
     await ctx.end_dialog()
-    ctx.reply(_("join.done"), handle=ctx.member.handle)
+    enrolled = len(await ctx.repos.members.with_role("coordinator"))
+    ctx.reply(_("enroll.done"), handle=ctx.member.handle, count=enrolled, total=network.share_count)
+    if enrolled >= network.share_count:
+        ctx.after_commit("deal" if network.mode == "shares" else "activate")
 
 
 def register(router: Router) -> None:
-    router.command("join", "unirse", "unirme", audience=Audience.STRANGER, summary=_("help.join"))(
+    router.command("join", "unirse", "unirme", audience=Audience.ANYONE, summary=_("help.join"))(
         cmd_join
+    )
+    router.command("enroll", "inscribir", audience=Audience.ANYONE, summary="", hidden=True)(
+        cmd_enroll
     )
     router.step(FLOW, "language", prompt=ask_language)(answer_language)
     router.step(FLOW, "handle", prompt=ask_handle)(answer_handle)

@@ -28,3 +28,16 @@ def normalise_code(raw: str) -> str:
 def looks_like_code(raw: str) -> bool:
     norm = normalise_code(raw)
     return len(norm) == _GROUPS * _GROUP_LEN and all(ch in _ALPHABET for ch in norm)
+
+
+REF_LEN = 5
+
+
+def new_ref() -> str:
+    """A short public reference for a cell (25 bits): names nothing, guards nothing."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(REF_LEN))
+
+
+def looks_like_ref(raw: str) -> bool:
+    norm = normalise_code(raw)
+    return len(norm) == REF_LEN and all(ch in _ALPHABET for ch in norm)

@@ -1,69 +1,85 @@
-"""Where the process gets its keys from.
+"""The keys an unsealed process holds, all derived from (or wrapped by) one root key.
 
-Interim design (Foundation issue): one random 256-bit root key kept in a key file with
-mode 0600 next to the data directory, from which purpose keys are derived with HKDF.
-This already means a stolen database or backup *without* the key file is ciphertext
-only.  The Compartmentalised-storage issue replaces the key file with a sealed start and
-a k-of-n split unseal key; callers only depend on :class:`Keyring`'s methods, so that
-change does not touch them.
+```
+unseal key U (random, never stored; split k-of-n among coordinators, or Argon2id(passphrase))
+  └─ wraps root key R (random, stored only as AES-GCM(U) in the network row)
+       ├─ HKDF → blind-index key           (HMAC of account UUIDs, handles, codes)
+       ├─ HKDF → KEK-wrapping key          (wraps each cell's versioned KEKs)
+       │     └─ cell KEK v1, v2 …          (wrap per-record data keys)
+       │           └─ per-record data key  (encrypts that record's fields)
+       ├─ HKDF → network-field key         (the network's own name)
+       └─ HKDF → backlog X25519 key pair   (HPKE: the *public* half is stored, so a sealed
+                                            process can write inbound messages it cannot read)
+```
+
+A :class:`Keyring` exists only while the process is unsealed; sealing drops it (and its
+cache of unwrapped cell keys).  Python cannot reliably zero memory, so "wiped" means no
+reference is kept; SECURITY.md says so.
 """
 
 from __future__ import annotations
 
-import os
 import secrets
-import stat
-from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from security.fields import BlindIndex, FieldCipher
+from security.sealing import BacklogOpener
 
-_KEY_BYTES = 32
-_MAGIC = b"LANTERN-ROOT-KEY-v1\n"
+KEY_BYTES = 32
 
 
 class KeyringError(Exception):
-    """The key file is missing, unreadable, malformed or too widely readable."""
+    """A key has the wrong size or shape.  Never carries key material."""
 
 
-def _derive(root: bytes, purpose: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=_KEY_BYTES, salt=None, info=purpose).derive(root)
+def derive(root: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose).derive(root)
+
+
+def new_key() -> bytes:
+    return secrets.token_bytes(KEY_BYTES)
 
 
 class Keyring:
-    """Purpose keys derived from one root key; the root key itself is not kept."""
+    """Purpose keys derived from the root key, plus unwrapped cell KEKs as they are used."""
 
     def __init__(self, root_key: bytes) -> None:
-        if len(root_key) != _KEY_BYTES:
+        if len(root_key) != KEY_BYTES:
             raise KeyringError("root key must be 32 bytes")
-        self.fields = FieldCipher(_derive(root_key, b"lantern/fields/v1"))
-        self.index = BlindIndex(_derive(root_key, b"lantern/blind-index/v1"))
+        self.index = BlindIndex(derive(root_key, b"lantern/blind-index/v1"))
+        self.kek_wrap = FieldCipher(derive(root_key, b"lantern/kek-wrap/v1"))
+        self.network = FieldCipher(derive(root_key, b"lantern/network/v1"))
+        seed = derive(root_key, b"lantern/backlog/v1")
+        self.backlog = BacklogOpener(X25519PrivateKey.from_private_bytes(seed))
+        self._keks: dict[tuple[str, int], FieldCipher] = {}
 
     @classmethod
     def generate(cls) -> Keyring:
-        """A throw-away keyring, for tests and the in-memory demo."""
-        return cls(secrets.token_bytes(_KEY_BYTES))
+        """A throw-away keyring, for unit tests of the storage layer only."""
+        return cls(new_key())
 
-    @classmethod
-    def load_or_create(cls, path: Path) -> Keyring:
-        """Load the root key, creating it (0600, parent 0700) on first start."""
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            root = secrets.token_bytes(_KEY_BYTES)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(_MAGIC + root.hex().encode("ascii") + b"\n")
-            return cls(root)
-        mode = path.stat().st_mode
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise KeyringError(f"key file {path} is readable by other users; run: chmod 600 {path}")
-        try:
-            raw = path.read_bytes()
-            if not raw.startswith(_MAGIC):
-                raise ValueError
-            root = bytes.fromhex(raw[len(_MAGIC) :].decode("ascii").strip())
-        except (OSError, ValueError, UnicodeDecodeError):
-            raise KeyringError(f"key file {path} is unreadable or malformed") from None
-        return cls(root)
+    @property
+    def backlog_public(self) -> bytes:
+        return self.backlog.public_bytes
+
+    def kek(self, cell_id: str, version: int) -> FieldCipher | None:
+        return self._keks.get((cell_id, version))
+
+    def remember_kek(self, cell_id: str, version: int, key: bytes) -> FieldCipher:
+        cipher = FieldCipher(key, key_version=version)
+        self._keks[(cell_id, version)] = cipher
+        return cipher
+
+    def forget_kek(self, cell_id: str, version: int) -> None:
+        self._keks.pop((cell_id, version), None)
+
+    def forget(self) -> None:
+        """Drop every unwrapped key this keyring holds (seal, panic)."""
+        self._keks.clear()
+        self.__dict__.pop("index", None)
+        self.__dict__.pop("kek_wrap", None)
+        self.__dict__.pop("network", None)
+        self.__dict__.pop("backlog", None)

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     DateTime,
+    ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -35,29 +37,148 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class Network(Base):
+    """The one network this deployment serves, and how its root key is protected.
+
+    Nothing here is secret: ``root_wrapped`` is the root key encrypted under the unseal
+    key (which is never stored), ``backlog_public`` lets a sealed process write inbound
+    messages it cannot read back.  ``name_pending`` holds the name given to ``lantern
+    init`` only until the bot first has a root key to encrypt it with.
+    """
+
+    __tablename__ = "network"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # enrolling | active
+    mode: Mapped[str] = mapped_column(String(16))  # shares | passphrase
+    threshold: Mapped[int] = mapped_column(Integer)
+    share_count: Mapped[int] = mapped_column(Integer)
+    share_identifier: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    root_wrapped: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    backlog_public: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    name_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    name_pending: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    argon_salt: Mapped[bytes | None] = mapped_column(LargeBinary(16), nullable=True)
+    argon_time: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    argon_memory_kib: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rotation_requested_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Enrollment(Base):
+    """A one-time coordinator enrollment code (not key material: it only admits a person).
+
+    Stored as SHA-256 of network id and code: codes carry 75 random bits and exist before
+    any key does, so a keyed index is impossible and an unkeyed one is not guessable.
+    """
+
+    __tablename__ = "enrollments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Cell(Base):
+    """A compartment: a tenant council, an industrial council, a route.  ``kind`` is
+    ``cell`` or ``council`` (the coordinators' own compartment, created at enrollment)."""
+
+    __tablename__ = "cells"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(8), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    dek_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    name_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CellKey(Base):
+    """One version of a cell's key-encryption key, wrapped by the root-derived wrap key."""
+
+    __tablename__ = "cell_keys"
+
+    cell_id: Mapped[str] = mapped_column(ForeignKey("cells.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DataKey(Base):
+    """A per-record data key wrapped by its cell's KEK.  Deleting it shreds the record."""
+
+    __tablename__ = "data_keys"
+    __table_args__ = (Index("ix_data_keys_cell_version", "cell_id", "kek_version"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cell_id: Mapped[str] = mapped_column(ForeignKey("cells.id"))
+    kek_version: Mapped[int] = mapped_column(Integer)
+    purpose: Mapped[str] = mapped_column(String(16))
+    record_id: Mapped[str] = mapped_column(String(64))
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Member(Base):
-    """A person who joined with an invite.  Keyed by a random id, found by blind index."""
+    """A person in the network.  Keyed by a random id, found by blind index.
+
+    ``role`` is the network-wide role (member, coordinator); roles inside cells live in
+    :class:`Membership`.  ``identity_ct`` is the safety number last trusted for them.
+    """
 
     __tablename__ = "members"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     account_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
     handle_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    home_cell_id: Mapped[str] = mapped_column(ForeignKey("cells.id"))
+    dek_id: Mapped[str] = mapped_column(String(32))
     account_ct: Mapped[bytes] = mapped_column(LargeBinary)
     handle_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    identity_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     language: Mapped[str] = mapped_column(String(8))
     role: Mapped[str] = mapped_column(String(16))
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     timer_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Membership(Base):
+    """Who is in which cell, as what.  Random ids only: a cold copy shows the shape of
+    the network (how many people per cell), never who they are."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (Index("ix_memberships_cell", "cell_id"),)
+
+    member_id: Mapped[str] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    cell_id: Mapped[str] = mapped_column(ForeignKey("cells.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # member | organizer
+    joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Ban(Base):
+    """A removed person's account index, so a new invite cannot bring them back."""
+
+    __tablename__ = "bans"
+
+    account_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Invite(Base):
-    """A single-use, expiring invite code; only its blind index is stored."""
+    """A single-use, expiring invite into one cell; only its blind index is stored."""
 
     __tablename__ = "invites"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     code_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    cell_id: Mapped[str] = mapped_column(ForeignKey("cells.id"))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -65,31 +186,34 @@ class Invite(Base):
 
 
 class Dialog(Base):
-    """The one multi-step conversation a sender is in, its collected fields encrypted."""
+    """The one multi-step conversation a sender is in; its draft has its own data key."""
 
     __tablename__ = "dialogs"
 
     account_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
     flow: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(32))
+    dek_id: Mapped[str] = mapped_column(String(32))
     data_ct: Mapped[bytes] = mapped_column(LargeBinary)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class InboundJournal(Base):
-    """Inbound messages written before they are handled; a tombstone once handled.
+    """Inbound messages, sealed to the backlog public key before they are handled.
 
-    signal-cli-rest-api in json-rpc mode keeps nothing for an absent bot, so a crash
-    between receipt and handling would otherwise lose the message.  After handling, the
-    body is erased and only ``dedupe_key`` stays (until pruned), so a replayed envelope
-    is not handled twice.  ``dedupe_key`` is a keyed hash of sender and timestamp: it
-    cannot be linked to a member row, and ``received_at`` is rounded to the hour.
+    signal-cli-rest-api in json-rpc mode keeps nothing for an absent bot, and a sealed
+    bot cannot read anything: every message is written here first (HPKE, write-only),
+    handled once keys are available, then reduced to a tombstone (``sealed_ct`` NULL)
+    that stops a replayed envelope from being handled twice.  ``dedupe_key`` is a keyed
+    hash of sender and timestamp, filled in only when the bot holds keys (a sealed bot
+    cannot compute it); it cannot be linked to a member row, and ``received_at`` is
+    rounded to the hour.
     """
 
     __tablename__ = "inbound_journal"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    dedupe_key: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    dedupe_key: Mapped[bytes | None] = mapped_column(LargeBinary(16), unique=True, nullable=True)
     kind: Mapped[str] = mapped_column(String(16))
-    body_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    sealed_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

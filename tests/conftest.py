@@ -22,14 +22,27 @@ from sqlalchemy.engine import make_url
 from bot.app import LanternApp
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
-from security import Keyring
+from bot.identities import Identity, TrustRejected
+from bot.messenger import IdentityChanged
 from storage.db import execute_autocommit, make_engine
 from storage.migrate import upgrade
 
 PG_ADMIN_URL = os.environ.get(
     "LANTERN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
-TABLES = ("members", "invites", "dialogs", "inbound_journal")
+TABLES = (
+    "memberships",
+    "bans",
+    "invites",
+    "dialogs",
+    "members",
+    "inbound_journal",
+    "data_keys",
+    "cell_keys",
+    "cells",
+    "enrollments",
+    "network",
+)
 
 
 async def _pg_admin(statement: str) -> None:
@@ -84,11 +97,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def keys() -> Keyring:
-    return Keyring.generate()
-
-
 @dataclass
 class FakeMessenger:
     """Records what the bot would send; ``fail_for`` simulates per-recipient failures."""
@@ -96,11 +104,30 @@ class FakeMessenger:
     sent: list[tuple[str, str]] = field(default_factory=list)
     timers: list[tuple[str, int]] = field(default_factory=list)
     fail_for: set[str] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)
+    safety: dict[str, str] = field(default_factory=dict)
+    trusted: set[str] = field(default_factory=set)
 
     async def send_text(self, account: str, text: str) -> None:
         if account in self.fail_for:
             raise ConnectionError("simulated send failure")
+        if account in self.changed:
+            raise IdentityChanged()
         self.sent.append((account, text))
+
+    async def identity(self, account: str) -> Identity | None:
+        number = self.safety.setdefault(account, "1" * 60)
+        return Identity(fingerprint=number, safety_number=number, trusted=account not in self.changed)
+
+    async def trust(self, account: str, safety_number: str) -> None:
+        if self.safety.get(account) != safety_number:
+            raise TrustRejected(400)
+        self.changed.discard(account)
+
+    def change_identity(self, account: str) -> None:
+        """What a new phone or a SIM swap looks like from the bot's side."""
+        self.safety[account] = secrets.choice("23456789") * 60
+        self.changed.add(account)
 
     async def set_timer(self, account: str, seconds: int) -> None:
         self.timers.append((account, seconds))
@@ -131,9 +158,10 @@ class Chat:
 
 
 @pytest.fixture
-async def app(settings: Settings, keys: Keyring) -> AsyncIterator[LanternApp]:
-    lantern = LanternApp(settings, keys=keys)
+async def app(settings: Settings) -> AsyncIterator[LanternApp]:
+    lantern = LanternApp(settings)
     yield lantern
+    lantern.vault.seal()
     await lantern.db.dispose()
 
 
@@ -143,11 +171,27 @@ def messenger() -> FakeMessenger:
 
 
 @pytest.fixture
-def chat(app: LanternApp, messenger: FakeMessenger) -> Chat:
+def bare_chat(app: LanternApp, messenger: FakeMessenger) -> Chat:
+    """A dispatcher on a database where ``lantern init`` has not run yet."""
     return Chat(app.make_dispatcher(messenger), messenger)
+
+
+@pytest.fixture
+async def net(app: LanternApp, bare_chat: Chat) -> Network:
+    """A network bootstrapped exactly as a real one is: init, enroll, shares, a cell,
+    its first organizer.  Nothing here skips sealing or the need-to-know policy."""
+    return await bootstrap(app, bare_chat)
+
+
+@pytest.fixture
+def chat(net: Network, bare_chat: Chat) -> Chat:
+    return bare_chat
 
 
 def new_account() -> str:
     import uuid
 
     return str(uuid.uuid4())
+
+
+from tests.network import Network, bootstrap  # noqa: E402  (needs Chat defined above)

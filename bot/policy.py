@@ -1,0 +1,62 @@
+"""Need-to-know, in one place: who may see or act on which cell.
+
+Handlers ask here instead of checking roles themselves, so the rules in
+SECURITY.md ("organizers see only their cells; a real id of another cell and a random
+id get the same answer") have exactly one implementation to test.
+
+Every function returns ``None`` for *both* "no such cell" and "not yours": callers then
+give one reply for both, built only from what the sender typed.
+"""
+
+from __future__ import annotations
+
+from bot.context import Context
+from security.codes import looks_like_ref
+from storage.repositories import CellView
+
+
+async def _live_cell(ctx: Context, ref: str) -> CellView | None:
+    if not looks_like_ref(ref):
+        return None
+    cell = await ctx.repos.cells.by_ref(ref)
+    if cell is None or cell.retired or cell.kind != "cell":
+        return None
+    return cell
+
+
+async def organized_cell(ctx: Context, ref: str) -> CellView | None:
+    """A live cell the sender organizes."""
+    if ctx.member is None:
+        return None
+    cell = await _live_cell(ctx, ref)
+    if cell is None or await ctx.repos.cells.role_in(ctx.member.id, cell.id) != "organizer":
+        return None
+    return cell
+
+
+async def administered_cell(ctx: Context, ref: str) -> CellView | None:
+    """A live cell a coordinator may rename, retire or staff with organizers.
+
+    Coordinators create cells and invite their first organizers, but see no member
+    lists: only counts.
+    """
+    if ctx.member is None or not ctx.member.is_coordinator:
+        return None
+    return await _live_cell(ctx, ref)
+
+
+async def may_invite(ctx: Context, ref: str, role: str) -> CellView | None:
+    """Organizers invite members and organizers into their cells; coordinators invite
+    organizers into any live cell."""
+    cell = await organized_cell(ctx, ref)
+    if cell is not None:
+        return cell
+    if role == "organizer":
+        return await administered_cell(ctx, ref)
+    return None
+
+
+def shown_ref(raw: str) -> str:
+    """Echo what the sender typed, tidied, never anything looked up."""
+    cleaned = "".join(ch for ch in raw.upper() if ch.isalnum())[:12]
+    return cleaned or "?"

@@ -1,0 +1,246 @@
+"""Key custody for the running process: sealed, enrolling or unsealed.
+
+* **Sealed** (every start of an active network, and after a panic ``seal``): no key in
+  memory.  Inbound messages are still journaled, sealed to the backlog public key, and
+  answered with a fixed "received" text.  ``unseal <words>`` messages are collected in
+  memory only (never journaled, never logged) until k shares open the root key.
+* **Enrolling** (a network fresh from ``lantern init``): the bot generates the unseal key
+  and root key in memory, stores only the wrapped root key, and runs unsealed so that
+  coordinators can enroll.  When all n have enrolled it splits the unseal key, sends each
+  coordinator their share and forgets the unseal key.  If the process stops before that,
+  the half-done enrollment cannot be read by anyone and is discarded at the next start:
+  coordinators send ``enroll <code>`` again (README says so).
+* **Unsealed**: the :class:`~security.Keyring` is in memory.
+
+This module is the only caller of the unseal primitives; field encryption stays in the
+repositories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+from sqlalchemy import delete
+
+from bot.logging import get_logger
+from security import BacklogSealer, Keyring, ShareCollector, ShareError
+from security.keyring import new_key
+from security.unseal import (
+    ArgonParams,
+    passphrase_key,
+    share_info,
+    split_secret,
+    unwrap_root,
+    wrap_root,
+)
+from storage.db import Database
+from storage.models import (
+    Ban,
+    Cell,
+    CellKey,
+    DataKey,
+    Dialog,
+    InboundJournal,
+    Invite,
+    Member,
+    Membership,
+)
+from storage.network import NetworkRecord, NetworkRepository
+from storage.repositories import Repositories
+
+log = get_logger("lantern.vault")
+
+
+class NotInitialisedError(RuntimeError):
+    """No network in the database: ``lantern init`` has not been run."""
+
+
+class Progress(Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    UNSEALED = "unsealed"
+    ALREADY = "already"
+
+
+@dataclass(frozen=True)
+class ShareResult:
+    progress: Progress
+    count: int = 0
+    needed: int = 0
+
+
+class Vault:
+    def __init__(self, db: Database, *, unseal_window_seconds: float = 1800) -> None:
+        self._db = db
+        self._window = unseal_window_seconds
+        self.network: NetworkRecord | None = None
+        self.keys: Keyring | None = None
+        self._unseal_key: bytes | None = None  # only while enrolling, until shares are dealt
+        self._collector: ShareCollector | None = None
+        self._collector_started = 0.0
+        self._lock = asyncio.Lock()
+
+    # --- state -----------------------------------------------------------------------
+
+    @property
+    def sealed(self) -> bool:
+        return self.keys is None
+
+    @property
+    def enrolling(self) -> bool:
+        return self.network is not None and self.network.state == "enrolling"
+
+    @property
+    def sealer(self) -> BacklogSealer:
+        assert self.network is not None and self.network.backlog_public is not None
+        return BacklogSealer(self.network.backlog_public)
+
+    async def reload(self) -> NetworkRecord:
+        async with self._db.transaction() as session:
+            network = await NetworkRepository(session).get()
+        if network is None:
+            raise NotInitialisedError("no network here yet: run `lantern init` first")
+        self.network = network
+        return network
+
+    async def start(self) -> None:
+        """Called once at process start: begin (or restart) enrollment, or stay sealed."""
+        network = await self.reload()
+        if network.state == "enrolling" and network.mode == "shares":
+            await self._begin_enrollment(network)
+
+    async def _begin_enrollment(self, network: NetworkRecord) -> None:
+        unseal_key, root = new_key(), new_key()
+        keys = Keyring(root)
+        epoch = network.epoch + 1
+        async with self._db.transaction() as session:
+            await _discard_unreadable(session)
+            repo = NetworkRepository(session)
+            await repo.update(
+                network.id,
+                root_wrapped=wrap_root(unseal_key, root, network_id=network.id, epoch=epoch),
+                backlog_public=keys.backlog_public,
+                epoch=epoch,
+            )
+            await repo.reset_enrollments()
+            await repo.seal_name(network.id, keys)
+            await Repositories(session, keys).cells.create("council", kind="council")
+        self._unseal_key = unseal_key
+        self.keys = keys
+        await self.reload()
+        log.info("enrollment_open", count=network.share_count)
+
+    # --- sealing ---------------------------------------------------------------------
+
+    def seal(self) -> None:
+        """Panic: drop every key from memory at once."""
+        if self.keys is not None:
+            self.keys.forget()
+        self.keys = None
+        self._unseal_key = None
+        if self._collector is not None:
+            self._collector.clear()
+        self._collector = None
+        log.warning("sealed")
+
+    def _open(self, unseal_key: bytes) -> Keyring:
+        network = self.network
+        assert network is not None and network.root_wrapped is not None
+        root = unwrap_root(
+            unseal_key, network.root_wrapped, network_id=network.id, epoch=network.epoch
+        )
+        return Keyring(root)
+
+    async def submit_share(self, words: str) -> ShareResult:
+        """One coordinator's share words, from an ``unseal`` message.  Memory only."""
+        async with self._lock:
+            network = self.network
+            if not self.sealed:
+                return ShareResult(Progress.ALREADY)
+            if network is None or network.mode != "shares" or network.share_identifier is None:
+                return ShareResult(Progress.REJECTED)
+            if (
+                self._collector is not None
+                and time.monotonic() - self._collector_started > self._window
+            ):
+                self._collector.clear()
+                self._collector = None
+            if self._collector is None:
+                self._collector = ShareCollector(
+                    identifier=network.share_identifier, threshold=network.threshold
+                )
+                self._collector_started = time.monotonic()
+            try:
+                count = self._collector.add(words)
+                if not self._collector.complete:
+                    return ShareResult(Progress.ACCEPTED, count, network.threshold)
+                self.keys = self._open(self._collector.combine())
+            except ShareError:
+                log.warning("share_rejected")
+                return ShareResult(Progress.REJECTED)
+            self._collector = None
+            log.warning("unsealed", method="shares")
+            return ShareResult(Progress.UNSEALED, network.threshold, network.threshold)
+
+    async def submit_passphrase(self, passphrase: str) -> ShareResult:
+        """Single-operator mode.  Argon2id runs in a thread: it takes 64 MiB and ~0.2 s."""
+        async with self._lock:
+            network = self.network
+            if not self.sealed:
+                return ShareResult(Progress.ALREADY)
+            if network is None or network.mode != "passphrase" or network.argon_salt is None:
+                return ShareResult(Progress.REJECTED)
+            params = ArgonParams(
+                time_cost=network.argon_time or 3, memory_kib=network.argon_memory_kib or 65536
+            )
+            key = await asyncio.to_thread(passphrase_key, passphrase, network.argon_salt, params)
+            try:
+                self.keys = self._open(key)
+            except ShareError:
+                log.warning("passphrase_rejected")
+                return ShareResult(Progress.REJECTED)
+            log.warning("unsealed", method="passphrase")
+            return ShareResult(Progress.UNSEALED, 1, 1)
+
+    # --- dealing shares ----------------------------------------------------------------
+
+    def ready_to_deal(self) -> bool:
+        return self.enrolling and self._unseal_key is not None
+
+    def split(self) -> tuple[int, list[str]]:
+        """Split the enrollment's unseal key: (identifier, one share per coordinator)."""
+        assert self.network is not None and self._unseal_key is not None
+        shares = split_secret(
+            self._unseal_key, threshold=self.network.threshold, count=self.network.share_count
+        )
+        return share_info(shares[0]).identifier, shares
+
+    async def dealt(self, identifier: int) -> None:
+        """Every share was delivered: the network is active and the unseal key forgotten."""
+        assert self.network is not None
+        async with self._db.transaction() as session:
+            await NetworkRepository(session).update(
+                self.network.id, state="active", share_identifier=identifier
+            )
+        self._unseal_key = None
+        await self.reload()
+        log.warning("shares_dealt", count=self.network.share_count)
+
+    async def activate(self) -> None:
+        """Passphrase mode: all coordinators enrolled, nothing to deal."""
+        assert self.network is not None
+        async with self._db.transaction() as session:
+            await NetworkRepository(session).update(self.network.id, state="active")
+        await self.reload()
+
+
+async def _discard_unreadable(session: object) -> None:
+    """Rows written under a root key that died with an earlier, unfinished enrollment."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    assert isinstance(session, AsyncSession)
+    for model in (Membership, Invite, Ban, Member, Dialog, InboundJournal, DataKey, CellKey, Cell):
+        await session.execute(delete(model))
