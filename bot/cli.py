@@ -58,6 +58,7 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
 def run(config: ConfigOption = None) -> None:
     """Run the bot against signal-cli-rest-api (json-rpc mode) until SIGINT/SIGTERM."""
     from bot.app import LanternApp, NotMigratedError
+    from bot.vault import NotInitialisedError
 
     settings = _settings(config)
     try:
@@ -78,7 +79,14 @@ def run(config: ConfigOption = None) -> None:
         err.print(f"Connecting to signal-cli-rest-api at {settings.signal_service} …")
         try:
             await lantern.start()
-            err.print("[green]Lantern is running.[/] Press Ctrl-C to stop.")
+            vault = lantern.vault
+            if vault.enrolling:
+                state = "open for enrollment: each coordinator sends ENROLL <code>"
+            elif vault.sealed:
+                state = "SEALED: coordinators send UNSEAL <their words> to the bot"
+            else:
+                state = "unsealed"
+            err.print(f"[green]Lantern is running[/] ({state}). Press Ctrl-C to stop.")
             await stop.wait()
         finally:
             await lantern.stop()
@@ -88,6 +96,9 @@ def run(config: ConfigOption = None) -> None:
     except NotMigratedError as exc:
         err.print(f"[bold red]{exc}[/]")
         raise typer.Exit(EXIT_NOT_MIGRATED) from None
+    except NotInitialisedError as exc:
+        err.print(f"[bold red]{exc}[/]")
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 @app.command()
@@ -152,6 +163,7 @@ def init(
             err.print("[bold red]Use a passphrase of at least 12 characters.[/]")
             raise typer.Exit(EXIT_CONFIG)
     settings = _settings(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     async def main() -> list[str]:
         lantern = LanternApp(settings)

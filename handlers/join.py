@@ -69,6 +69,10 @@ async def cmd_join(ctx: Context) -> None:
 
 async def _join_another_cell(ctx: Context) -> None:
     assert ctx.member is not None
+    found = await ctx.repos.invites.peek(ctx.args, now=ctx.now)
+    if found is not None and await ctx.repos.cells.role_in(ctx.member.id, found.cell_id):
+        ctx.reply(_("join.already_member"))  # and the code stays usable for someone else
+        return
     invite = await ctx.repos.invites.consume(ctx.args, now=ctx.now)
     cell = None if invite is None else await ctx.repos.cells.by_id(invite.cell_id)
     if invite is None or cell is None or cell.retired:

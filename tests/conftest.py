@@ -117,7 +117,9 @@ class FakeMessenger:
 
     async def identity(self, account: str) -> Identity | None:
         number = self.safety.setdefault(account, "1" * 60)
-        return Identity(fingerprint=number, safety_number=number, trusted=account not in self.changed)
+        return Identity(
+            fingerprint=number, safety_number=number, trusted=account not in self.changed
+        )
 
     async def trust(self, account: str, safety_number: str) -> None:
         if self.safety.get(account) != safety_number:

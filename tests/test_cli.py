@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from bot.cli import EXIT_CONFIG, EXIT_NOT_MIGRATED, app
 
 runner = CliRunner()
-SUBCOMMANDS = ("run", "migrate", "invite", "sandbox", "demo", "config")
+SUBCOMMANDS = ("run", "migrate", "init", "sandbox", "demo", "config")
 
 
 @pytest.fixture(autouse=True)
@@ -79,29 +79,59 @@ def test_cli_broken_config_file_is_a_config_error(tmp_path: Path) -> None:
     assert "not valid TOML" in result.output
 
 
-def test_cli_invite_needs_migration_then_prints_codes() -> None:
-    result = runner.invoke(app, ["invite"])
+def test_cli_init_needs_migration_then_prints_one_code_per_coordinator() -> None:
+    result = runner.invoke(app, ["init", "--name", "Riverside"])
     assert result.exit_code == EXIT_NOT_MIGRATED
     assert "lantern migrate" in result.output
     assert runner.invoke(app, ["migrate"]).exit_code == 0
     again = runner.invoke(app, ["migrate"])
     assert again.exit_code == 0
     assert "already" in again.output
-    result = runner.invoke(app, ["invite", "--count", "3", "--role", "organizer"])
+    result = runner.invoke(app, ["init", "--name", "Riverside", "--coordinators", "4"])
     assert result.exit_code == 0, result.output
     codes = [line for line in result.output.splitlines() if line.count("-") == 2]
-    assert len(codes) == 3
-    assert len(set(codes)) == 3
+    assert len(codes) == 4
+    assert len(set(codes)) == 4
+    twice = runner.invoke(app, ["init", "--name", "Other"])
+    assert twice.exit_code == EXIT_CONFIG
+    assert "already holds a network" in twice.output
 
 
-def test_cli_invite_rejects_unknown_role() -> None:
-    result = runner.invoke(app, ["invite", "--role", "boss"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--coordinators", "2", "--threshold", "3"],
+        ["--coordinators", "1", "--threshold", "1"],
+        ["--coordinators", "17"],
+    ],
+)
+def test_cli_init_rejects_impossible_thresholds(args: list[str]) -> None:
+    runner.invoke(app, ["migrate"])
+    result = runner.invoke(app, ["init", "--name", "X", *args])
     assert result.exit_code == EXIT_CONFIG
 
 
-def test_cli_key_file_is_private(tmp_path: Path) -> None:
+def test_cli_init_passphrase_mode_asks_twice_and_refuses_short_ones() -> None:
     runner.invoke(app, ["migrate"])
-    runner.invoke(app, ["invite"])
-    key = tmp_path / "data" / "lantern.key"
-    assert key.exists()
-    assert key.stat().st_mode & 0o077 == 0
+    short = runner.invoke(
+        app,
+        ["init", "--name", "X", "--coordinators", "1", "--threshold", "1", "--passphrase"],
+        input="short\nshort\n",
+    )
+    assert short.exit_code == EXIT_CONFIG
+    good = "correct horse battery staple"
+    result = runner.invoke(
+        app,
+        ["init", "--name", "X", "--coordinators", "1", "--threshold", "1", "--passphrase"],
+        input=f"{good}\n{good}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "UNSEAL" in result.output
+
+
+def test_cli_run_without_network_says_to_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    runner.invoke(app, ["migrate"])
+    monkeypatch.setenv("LANTERN_BOT_NUMBER", "+12025550100")
+    result = runner.invoke(app, ["run"])
+    assert result.exit_code == EXIT_CONFIG
+    assert "lantern init" in result.output

@@ -6,29 +6,34 @@ import asyncio
 import dataclasses
 
 import pytest
+from sqlalchemy import func, select
 
 from bot.app import LanternApp
 from bot.context import Context
 from bot.i18n import translate
+from storage.models import InboundJournal
 from storage.repositories import Repositories
 from tests.conftest import Chat, FakeMessenger, new_account
 from tests.helpers import invite, join
+from tests.network import Network
 
 
 async def test_duplicate_envelope_is_handled_once(chat: Chat, messenger: FakeMessenger) -> None:
     stranger = new_account()
     await chat.dispatcher.on_text(stranger, 42, "hello")
     await chat.dispatcher.on_text(stranger, 42, "hello")  # websocket replay
-    assert len(messenger.sent) == 1
+    assert len([m for m in messenger.sent if m[0] == stranger]) == 1
 
 
 async def test_journaled_message_is_replayed_after_a_crash(
-    app: LanternApp, chat: Chat, messenger: FakeMessenger
+    net: Network, app: LanternApp, chat: Chat, messenger: FakeMessenger
 ) -> None:
     member = new_account()
-    await join(chat, app, member, "replayed")
+    await join(chat, net, member, "replayed")
     async with app.db.transaction() as session:  # received, then the process died
-        await Repositories(session, app.keys).journal.record(member, 7, "text", {"text": "me"})
+        await Repositories(session, app.vault.keys).journal.record(
+            member, 7, "text", {"text": "me"}
+        )
     before = len(messenger.sent)
     assert await chat.dispatcher.replay_pending() == 1
     [reply] = [t for _, t in messenger.sent[before:]]
@@ -37,10 +42,10 @@ async def test_journaled_message_is_replayed_after_a_crash(
 
 
 async def test_failed_handler_rolls_back_and_asks_to_resend(
-    app: LanternApp, chat: Chat, monkeypatch: pytest.MonkeyPatch
+    net: Network, app: LanternApp, chat: Chat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     person = new_account()
-    code = await invite(app)
+    code = await invite(chat, net)
     await chat.send(person, f"join {code}")
     await chat.send(person, "1")
     await chat.send(person, "halfway")
@@ -56,28 +61,36 @@ async def test_failed_handler_rolls_back_and_asks_to_resend(
     assert await chat.say(person, "yes") == translate("en", "error.internal")
     monkeypatch.setattr(MemberRepository, "create", original)
     # nothing was half-done: no member, the code is unused, the dialog is where it was
-    assert await chat.say(person, "yes") == translate("en", "join.done", handle="halfway")
+    assert await chat.say(person, "yes") == translate(
+        "en", "join.done", handle="halfway", cell="Riverside tenants", ref=net.cell
+    )
     async with app.db.transaction() as session:
-        assert await Repositories(session, app.keys).journal.pending() == []
+        assert await Repositories(session, app.vault.keys).journal.pending() == []
 
 
-async def test_one_persons_messages_are_handled_in_order(chat: Chat, app: LanternApp) -> None:
+async def test_one_persons_messages_are_handled_in_order(
+    net: Network, chat: Chat, app: LanternApp
+) -> None:
     person = new_account()
-    code = await invite(app)
+    code = await invite(chat, net)
     dispatcher = chat.dispatcher
     texts = [f"join {code}", "2", "en_orden", "sí", "yo"]
     await asyncio.gather(
         *(dispatcher.on_text(person, 1000 + i, text) for i, text in enumerate(texts))
     )
     replies = [t for a, t in chat.messenger.sent if a == person]
-    assert replies[-2] == translate("es", "join.done", handle="en_orden")
+    assert replies[-2] == translate(
+        "es", "join.done", handle="en_orden", cell="Riverside tenants", ref=net.cell
+    )
     assert "alias: en_orden" in replies[-1]
     assert len(dispatcher.locks) == 0  # no lock left behind
 
 
-async def test_many_people_at_once_do_not_interfere(chat: Chat, app: LanternApp) -> None:
+async def test_many_people_at_once_do_not_interfere(
+    net: Network, chat: Chat, app: LanternApp
+) -> None:
     people = [new_account() for _ in range(12)]
-    codes = [await invite(app) for _ in people]
+    codes = [await invite(chat, net) for _ in people]
 
     async def run(person: str, code: str, n: int) -> None:
         for i, text in enumerate((f"join {code}", "1", f"person_{n}", "yes")):
@@ -88,7 +101,9 @@ async def test_many_people_at_once_do_not_interfere(chat: Chat, app: LanternApp)
     )
     for n, person in enumerate(people):
         last = [t for a, t in chat.messenger.sent if a == person][-1]
-        assert last == translate("en", "join.done", handle=f"person_{n}")
+        assert last == translate(
+            "en", "join.done", handle=f"person_{n}", cell="Riverside tenants", ref=net.cell
+        )
 
 
 async def test_database_down_gets_an_answer_not_silence(
@@ -100,7 +115,9 @@ async def test_database_down_gets_an_answer_not_silence(
     monkeypatch.setattr(chat.dispatcher.db, "transaction", broken)
     person = new_account()
     await chat.dispatcher.on_text(person, 5, "hello")
-    assert messenger.sent == [(person, translate("en", "error.unavailable"))]
+    assert [m for m in messenger.sent if m[0] == person] == [
+        (person, translate("en", "error.unavailable"))
+    ]
 
 
 async def test_one_failed_delivery_does_not_stop_the_others(
@@ -135,6 +152,8 @@ async def test_tombstones_are_pruned_after_two_days(chat: Chat, app: LanternApp)
     stranger = new_account()
     await chat.dispatcher.on_text(stranger, 77, "hello")
     async with app.db.transaction() as session:
-        journal = Repositories(session, app.keys).journal
+        journal = Repositories(session, app.vault.keys).journal
+        tombstones = await session.scalar(select(func.count()).select_from(InboundJournal))
+        assert tombstones and tombstones >= 1
         assert await journal.prune(now=utcnow()) == 0
-        assert await journal.prune(now=utcnow() + timedelta(hours=50)) == 1
+        assert await journal.prune(now=utcnow() + timedelta(hours=50)) == tombstones
