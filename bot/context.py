@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.config import Settings
 from bot.i18n import translate
@@ -18,7 +18,16 @@ from storage.network import NetworkRecord
 from storage.repositories import DialogState, MemberView, Repositories
 
 if TYPE_CHECKING:
+    from bot.identities import Identity
     from bot.router import Router
+
+
+class IdentityPort(Protocol):
+    """Safety numbers, as signal-cli-rest-api knows them (the messenger implements it)."""
+
+    async def identity(self, account: str) -> Identity | None: ...
+
+    async def trust(self, account: str, safety_number: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class Outgoing:
     account: str
     text: str | None = None
     timer_seconds: int | None = None
+    sensitive: bool = False  # need-to-know content: withheld from a quarantined person
 
 
 @dataclass
@@ -42,6 +52,7 @@ class Context:
     dialog: DialogState | None = None
     network: NetworkRecord | None = None
     is_organizer: bool = False
+    identities: IdentityPort | None = None
     command: str = ""
     args: str = ""
     language_override: str | None = None
@@ -63,6 +74,11 @@ class Context:
 
     def reply(self, message_id: str, /, **values: object) -> None:
         self.outgoing.append(Outgoing(self.sender, text=self.t(message_id, **values)))
+
+    def reply_sensitive(self, text: str) -> None:
+        """Need-to-know content (codes, share words, places): only goes out if the
+        recipient's safety number is the one last verified (see the dispatcher)."""
+        self.outgoing.append(Outgoing(self.sender, text=text, sensitive=True))
 
     def reply_text(self, text: str) -> None:
         """For text already composed from translated parts (help lists, summaries)."""

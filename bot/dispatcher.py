@@ -31,6 +31,7 @@ from bot.context import Context, Outgoing
 from bot.i18n import _, translate
 from bot.logging import get_logger
 from bot.messenger import Messenger, deliver
+from bot.quarantine import Quarantine
 from bot.ratelimit import RateLimiter
 from bot.router import Router, split_command
 from bot.vault import Progress, Vault
@@ -91,6 +92,7 @@ class Dispatcher:
         self.limiter = limiter or RateLimiter()
         self._draining = False
         self._drain_lock = asyncio.Lock()
+        self.quarantine = Quarantine(db, messenger, settings.default_language)
 
     async def on_text(self, account: str, signal_timestamp: int, text: str) -> None:
         word, rest = split_command(text)
@@ -202,6 +204,7 @@ class Dispatcher:
                     dialog=await repos.dialogs.get(account, now=now),
                     network=self.vault.network,
                     is_organizer=member is not None and await repos.cells.organizes_any(member.id),
+                    identities=self.messenger,
                 )
                 language = ctx.language
                 await self.router.dispatch(ctx)
@@ -215,12 +218,20 @@ class Dispatcher:
             await self._apologise(account, _("error.internal"), language=language)
             return
         log.info("handled", command=command or "-", count=len(outgoing))
-        await deliver(self.messenger, outgoing)
-        await self._after(actions)
+        await self._deliver(outgoing, keys)
+        await self._after(actions, account, keys)
 
-    async def _after(self, actions: list[str]) -> None:
+    async def _deliver(self, items: list[Outgoing], keys: Keyring) -> None:
+        """Screen need-to-know items, send, quarantine anyone whose identity changed."""
+        report = await deliver(self.messenger, await self.quarantine.screen(items, keys))
+        if report.identity_changed:
+            await self.quarantine.quarantine(report.identity_changed, keys)
+
+    async def _after(self, actions: list[str], account: str, keys: Keyring) -> None:
         for action in actions:
-            if action == "seal":
+            if action == "pin_identity":
+                await self.quarantine.pin(account, keys)
+            elif action == "seal":
                 self.vault.seal()
             elif action == "activate":
                 await self.vault.activate()

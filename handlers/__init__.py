@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.router import Router
-from handlers import cells, council, join, members
+from handlers import cells, council, join, members, verify
 
 
 def build_router() -> Router:
@@ -13,4 +13,5 @@ def build_router() -> Router:
     members.register(router)
     cells.register(router)
     council.register(router)
+    verify.register(router)
     return router

@@ -110,7 +110,7 @@ async def cmd_invite(ctx: Context) -> None:
         code, cell_id=cell.id, role=role, expires_at=ctx.now + timedelta(hours=hours)
     )
     ctx.reply(_("invite.created"), role=ctx.t(ROLE_NAMES[role]), name=cell.name, hours=hours)
-    ctx.reply_text(code)
+    ctx.reply_sensitive(code)
 
 
 def register(router: Router) -> None:

@@ -171,6 +171,7 @@ async def answer_consent(ctx: Context) -> None:
     )
     await ctx.repos.cells.add_member(ctx.member.id, cell.id, invite.role)
     await ctx.end_dialog()
+    ctx.after_commit("pin_identity")
     ctx.reply(_("join.done"), handle=ctx.member.handle, cell=cell.name, ref=cell.ref)
 
 
@@ -192,6 +193,7 @@ async def _finish_enroll(ctx: Context, data: dict[str, str]) -> None:
         home_cell_id=council.id,
     )
     await ctx.end_dialog()
+    ctx.after_commit("pin_identity")
     enrolled = len(await ctx.repos.members.with_role("coordinator"))
     ctx.reply(_("enroll.done"), handle=ctx.member.handle, count=enrolled, total=network.share_count)
     if enrolled >= network.share_count:
