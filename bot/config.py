@@ -64,6 +64,12 @@ class Settings(BaseSettings):
         ge=1,
         description="Shares sent for unsealing are forgotten if k are not in within this time.",
     )
+    rate_per_minute: float = Field(
+        default=30.0,
+        gt=0,
+        description="Messages per minute one sender may send (the same for everyone).",
+    )
+    rate_burst: int = Field(default=20, ge=1, description="Burst allowed above that rate.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_number")

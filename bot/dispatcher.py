@@ -89,7 +89,9 @@ class Dispatcher:
         self.messenger = messenger
         self.clock = clock
         self.locks = SenderLocks()
-        self.limiter = limiter or RateLimiter()
+        self.limiter = limiter or RateLimiter(
+            per_minute=settings.rate_per_minute, burst=settings.rate_burst
+        )
         self._draining = False
         self._drain_lock = asyncio.Lock()
         self.quarantine = Quarantine(db, messenger, settings.default_language)

@@ -94,6 +94,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         signal_service="127.0.0.1:9",
         data_dir=tmp_path / "data",
         database_url=database_url,
+        rate_burst=100_000,  # tests send fast; tests/test_ratelimit.py checks the real limit
     )
 
 

@@ -132,6 +132,9 @@ def test_cli_init_passphrase_mode_asks_twice_and_refuses_short_ones() -> None:
 def test_cli_run_without_network_says_to_init(monkeypatch: pytest.MonkeyPatch) -> None:
     runner.invoke(app, ["migrate"])
     monkeypatch.setenv("LANTERN_BOT_NUMBER", "+12025550100")
+    # logging would bind to the runner's stdout, which closes after invoke()
+    monkeypatch.setattr("bot.cli.configure_logging", lambda level: None)
+    monkeypatch.setattr("bot.cli.guard_stderr", lambda: None)
     result = runner.invoke(app, ["run"])
     assert result.exit_code == EXIT_CONFIG
     assert "lantern init" in result.output
