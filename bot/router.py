@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from bot.context import Context
+from bot.i18n import _
 
 Handler = Callable[[Context], Awaitable[None]]
 Step = Callable[[Context], Awaitable[None]]
@@ -136,6 +137,14 @@ class Router:
             return ctx.member is not None and ctx.member.is_coordinator
         return ctx.member is None
 
+    @staticmethod
+    def _quarantine_blocks(cmd: Command, ctx: Context) -> bool:
+        """Someone whose safety number changed keeps the basics (help, me, lang, leave)
+        and the panic button, but no organizer or coordinator power until verified."""
+        if ctx.member is None or not ctx.member.quarantined:
+            return False
+        return cmd.audience in (Audience.ORGANIZER, Audience.COORDINATOR) and cmd.name != "seal"
+
     async def fallback(self, ctx: Context) -> None:
         """What anyone hears for something they may not do: the same as for nonsense."""
         handler = self.on_stranger if ctx.member is None else self.on_unknown
@@ -160,7 +169,9 @@ class Router:
                 await found[0](ctx)
                 return
             await ctx.end_dialog()  # a state from an older version: start afresh
-        if cmd is not None and self.allowed(cmd, ctx):
+        if cmd is not None and self.allowed(cmd, ctx) and self._quarantine_blocks(cmd, ctx):
+            ctx.reply(_("quarantine.withheld"))
+        elif cmd is not None and self.allowed(cmd, ctx):
             await cmd.handler(ctx)
         elif ctx.member is None:
             assert self.on_stranger is not None

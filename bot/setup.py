@@ -42,8 +42,9 @@ async def init_network(
     """Create the network; returns one enrollment code per coordinator."""
     if not 1 <= threshold <= coordinators <= 16:
         raise ValueError("need 1 <= threshold <= coordinators <= 16")
-    if passphrase is None and coordinators < 2:
-        raise ValueError("shares mode needs at least 2 coordinators (or use a passphrase)")
+    if passphrase is None and (coordinators < 2 or threshold < 2):
+        # SLIP-39 has no 1-of-n split, and 1-of-n would let any one coordinator unseal
+        raise ValueError("shares mode needs a threshold of at least 2 (or use a passphrase)")
     network_id = secrets.token_hex(16)
     codes = [new_code() for _ in range(coordinators)]
     async with db.transaction() as session:

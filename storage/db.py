@@ -75,5 +75,12 @@ class Database:
         async with self._sessions() as session, session.begin():
             yield session
 
+    async def checkpoint(self) -> None:
+        """SQLite: fold the WAL back into the database and truncate it, so page images
+        written before a ``secure_delete`` overwrite do not linger in the -wal file."""
+        if is_sqlite(self.url):
+            async with self.engine.connect() as conn:
+                await conn.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -102,6 +102,7 @@ def test_cli_init_needs_migration_then_prints_one_code_per_coordinator() -> None
     [
         ["--coordinators", "2", "--threshold", "3"],
         ["--coordinators", "1", "--threshold", "1"],
+        ["--coordinators", "3", "--threshold", "1"],
         ["--coordinators", "17"],
     ],
 )

@@ -86,4 +86,4 @@ async def test_quarantined_person_cannot_verify_others(
         messenger.change_identity(who)
         await chat.send(who, "status")  # fails: both quarantined
         messenger.changed.discard(who)
-    assert await chat.say(first, "verify coord2") == en("verify.not_found", handle="coord2")
+    assert await chat.say(first, "verify coord2") == en("quarantine.withheld")
