@@ -21,6 +21,7 @@ from signalbot import (
 
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.keyjobs import KeyMaintenance
 from bot.logging import get_logger
 from bot.messenger import Messenger, SignalMessenger
 from bot.vault import Vault
@@ -101,6 +102,7 @@ class LanternApp:
         self.db = Database(settings.effective_database_url)
         self.vault = Vault(self.db, unseal_window_seconds=settings.unseal_window_minutes * 60)
         self.router = build_router()
+        self.key_maintenance = KeyMaintenance()
         self._running: _Running | None = None
 
     @property
@@ -147,6 +149,7 @@ class LanternApp:
         self.settings.require_bot_number()
         disable_core_dumps()
         await self.open_vault()
+        self.key_maintenance.start(self.db, self.vault)
         bot = SignalBot(self._signalbot_config())
         _rehome_signalbot_logger()
         dispatcher = self.make_dispatcher(SignalMessenger(bot))
@@ -163,6 +166,7 @@ class LanternApp:
 
     async def stop(self) -> None:
         """Stop without stopping the event loop (``SignalBot.stop`` would)."""
+        await self.key_maintenance.stop()
         if self._running is not None:
             bot = self._running.bot
             if self._running.watchdog is not None:

@@ -10,14 +10,18 @@ import asyncio
 import contextlib
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging import configure_logging, guard_stderr
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 app = typer.Typer(
     help="Lantern: a Signal bot for solidarity networks. Configuration comes from LANTERN_* "
@@ -153,8 +157,11 @@ def init(
     if threshold > coordinators:
         err.print("[bold red]--threshold cannot be larger than --coordinators[/]")
         raise typer.Exit(EXIT_CONFIG)
-    if not passphrase and coordinators < 2:
-        err.print("[bold red]k-of-n needs at least 2 coordinators; use --passphrase for one[/]")
+    if not passphrase and (coordinators < 2 or threshold < 2):
+        err.print(
+            "[bold red]k-of-n needs --threshold of at least 2 (one share alone must never "
+            "unseal); use --passphrase for a single operator[/]"
+        )
         raise typer.Exit(EXIT_CONFIG)
     secret = None
     if passphrase:
@@ -245,6 +252,157 @@ def show_config(config: ConfigOption = None) -> None:
     settings = _settings(config)
     for key, value in settings.redacted().items():
         out.print(f"{key} = {value!r}")
+
+
+# --- keys: rotation is requested here and done by the running, unsealed bot ----------
+
+keys_app = typer.Typer(
+    help="Key rotation. This command holds no keys: it records a request in the database "
+    "and the running, unsealed bot does the work.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
+
+KEYS_POLL_SECONDS = 1.0  # how often `keys rotate` re-reads progress
+KEYS_STALL_SECONDS = 15.0  # no progress for this long: say who does the work
+BOT_DOES_THE_WORK = "The running, unsealed bot does the work; progress will continue after unseal."
+
+
+def _keys_db(config: Path | None) -> Settings:
+    settings = _settings(config)
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return settings
+
+
+def _keys_run(settings: Settings, work: Callable[[Database], Awaitable[int]]) -> int:
+    """Run ``work`` on a migrated database; map the usual failures to exit codes."""
+    from bot.app import LanternApp, NotMigratedError
+    from bot.vault import NotInitialisedError
+
+    async def main() -> int:
+        lantern = LanternApp(settings)
+        try:
+            await lantern.check_migrated()
+            return await work(lantern.db)
+        finally:
+            await lantern.db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except NotMigratedError as exc:
+        err.print(f"[bold red]{exc}[/]")
+        return EXIT_NOT_MIGRATED
+    except NotInitialisedError as exc:
+        err.print(f"[bold red]{exc}[/]")
+        return EXIT_CONFIG
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    no_wait: Annotated[
+        bool,
+        typer.Option(
+            "--no-wait", help="Only record the request; do not watch the bot carry it out."
+        ),
+    ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=1,
+            help="Stop watching after this many seconds (exit 1); the bot carries on.",
+        ),
+    ] = 600.0,
+    config: ConfigOption = None,
+) -> None:
+    """Rotate every cell's key: a new key version, all data keys re-wrapped, old ones deleted.
+
+    Records the request (no keys needed) and, unless --no-wait, shows progress until no
+    data key is left on an old version. Exit 0 when done, 1 on timeout, 2 without a
+    network, 3 if the database is not migrated.
+    """
+    from bot.keyjobs import request_rotation
+
+    settings = _keys_db(config)
+
+    async def work(db: Database) -> int:
+        stamp, new = await request_rotation(db)
+        when = stamp.strftime("%Y-%m-%d %H:%M:%S UTC")
+        if new:
+            err.print(f"[green]Key rotation requested[/] ({when}).")
+        else:
+            err.print(f"A key rotation is already pending since {when}.")
+        if no_wait:
+            err.print(f"{BOT_DOES_THE_WORK} Check with `lantern keys status`.")
+            return 0
+        return await _watch_rotation(db, timeout)
+
+    raise typer.Exit(_keys_run(settings, work))
+
+
+async def _watch_rotation(db: Database, give_up_after: float) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from bot.keyjobs import RotationStatus, rotation_status
+
+    async def poll() -> RotationStatus:
+        async with db.transaction() as session:
+            return await rotation_status(session)
+
+    loop = asyncio.get_running_loop()
+    started = last_change = loop.time()
+    status = await poll()
+    total = max(status.remaining, 1)
+    last, warned = status.remaining, False
+    columns = (TextColumn("Re-wrapping data keys"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("rotate", total=total)
+        while not status.done:
+            now = loop.time()
+            if now - started >= give_up_after:
+                break
+            if status.remaining != last:
+                last, last_change = status.remaining, now
+            elif not warned and now - last_change >= KEYS_STALL_SECONDS:
+                bar.console.print(f"[yellow]No progress yet.[/] {BOT_DOES_THE_WORK}")
+                warned = True
+            total = max(total, status.remaining)
+            bar.update(task, total=total, completed=total - status.remaining)
+            await asyncio.sleep(KEYS_POLL_SECONDS)
+            status = await poll()
+    if not status.done:
+        err.print(
+            f"[bold red]Timed out after {give_up_after:g} s[/] with {status.remaining} data key(s) "
+            f"still to re-wrap. {BOT_DOES_THE_WORK} Check with `lantern keys status`."
+        )
+        return EXIT_RUNTIME
+    err.print(f"[green]Key rotation done[/]: {status.cells} cell(s), 0 keys on old versions.")
+    return 0
+
+
+@keys_app.command("status")
+def keys_status(config: ConfigOption = None) -> None:
+    """Print how many cells have keys, how many data keys are on old key versions, and
+    whether a rotation is pending. Needs no keys."""
+    from bot.keyjobs import rotation_status
+
+    settings = _keys_db(config)
+
+    async def work(db: Database) -> int:
+        async with db.transaction() as session:
+            status = await rotation_status(session)
+        out.print(f"cells with keys: {status.cells}")
+        out.print(f"keys on old versions: {status.old_keys}")
+        if status.requested_at is None:
+            out.print("rotation: none pending")
+        else:
+            when = status.requested_at.strftime("%Y-%m-%d %H:%M:%S UTC")
+            out.print(
+                f"rotation: pending since {when}, {status.cells_pending} cell(s) not started, "
+                f"{status.remaining} data key(s) to re-wrap"
+            )
+        return 0
+
+    raise typer.Exit(_keys_run(settings, work))
 
 
 def main() -> None:
