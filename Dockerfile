@@ -7,7 +7,8 @@
 # (pip, build tools and the source tree stay behind); the second copies only that
 # virtualenv onto a clean slim image and runs it as an unprivileged user.
 # Nothing secret is baked in: every setting comes from LANTERN_* variables at run
-# time, and the root key file is created in the /data volume on first start.
+# time. No key is ever written to disk: the bot starts sealed and k coordinators
+# unseal it by Signal message.
 
 # ---------------------------------------------------------------------------
 FROM python:3.11-slim-bookworm AS build
@@ -57,8 +58,7 @@ ENV PATH="/opt/lantern/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \
     LANTERN_DATA_DIR=/data
 
-# /data holds lantern.key (the root key, mode 0600) and, without PostgreSQL, the
-# SQLite database. A named volume mounted here inherits the owner set above.
+# /data holds, without PostgreSQL, the SQLite database (ciphertext; no keys). A named volume mounted here inherits the owner set above.
 VOLUME ["/data"]
 WORKDIR /data
 

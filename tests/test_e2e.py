@@ -1,4 +1,10 @@
-"""End to end: unmodified signalbot + the local Signal sandbox + Lantern, per backend."""
+"""End to end: unmodified signalbot + the local Signal sandbox + Lantern, per backend.
+
+Every test starts from a network bootstrapped the way a real one is: ``lantern init``'s
+function makes the enrollment codes, three coordinators enroll by Signal message and get
+their shares from the bot, one of them creates a cell and invites its organizer, and the
+organizer invites members.  Nothing is put into the database behind the bot's back.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +18,24 @@ import pytest
 from bot.app import LanternApp
 from bot.config import Settings
 from bot.i18n import translate
+from bot.setup import init_network
 from sandbox.server import SandboxServer
 from sandbox.state import Persona, SandboxState
-from security import Keyring
-from tests.helpers import invite
+from tests.network import REF, code_in, share_in
 
 WEEK = 7 * 24 * 3600
+CELL = "Riverside tenants"
 
 
 @dataclass
 class Live:
     state: SandboxState
+    settings: Settings
     app: LanternApp
+    coordinators: list[Persona] = field(default_factory=list)
+    shares: dict[str, str] = field(default_factory=dict)  # persona uuid -> share words
+    cell: str = ""
+    organizer: Persona | None = None
     expected: dict[str, int] = field(default_factory=dict)
 
     async def talk(self, persona: Persona, text: str, replies: int = 1) -> list[str]:
@@ -32,16 +44,102 @@ class Live:
         got = await self.state.wait_for_deliveries(persona.uuid, replies, since=cursor, timeout=8)
         self.expected[persona.uuid] = self.expected.get(persona.uuid, 0) + replies
         for item in got:
-            assert item.expires_in_seconds == WEEK, "every member conversation has a timer"
+            assert item.expires_in_seconds == WEEK, "every conversation has a timer"
         return [item.text or "" for item in got]
 
     async def say(self, persona: Persona, text: str) -> str:
         [reply] = await self.talk(persona, text)
         return reply
 
+    async def start(self) -> None:
+        self.app = LanternApp(self.settings, receiver_check_seconds=0.2)
+        await asyncio.wait_for(self.app.start(), timeout=20)
+        await self.state.wait_for_receiver()
+
+    async def restart(self) -> None:
+        """Stop the process and start a new one on the same database: it starts sealed."""
+        await self.app.stop()
+        for _ in range(250):
+            if self.state.receiver_count == 0:
+                break
+            await asyncio.sleep(0.02)
+        assert self.state.receiver_count == 0
+        await self.start()
+
+    async def invite(self, role: str = "member") -> str:
+        assert self.organizer is not None
+        return code_in(await self.talk(self.organizer, f"invite {self.cell} {role}", replies=2))
+
+    async def join(self, person: Persona, handle: str, lang: str = "1") -> str:
+        """Join with a fresh invite; returns the welcome."""
+        code = await self.invite()
+        # the timer is set before the first reply, so even the first question disappears
+        assert "1. English" in await self.say(person, f"join {code}")
+        await self.say(person, lang)
+        await self.say(person, handle)
+        return await self.say(person, "sí" if lang == "2" else "yes")
+
+
+async def init(live: Live, *, count: int, threshold: int) -> list[str]:
+    """What `lantern init` does (its own function, on its own connection), then start."""
+    try:
+        codes = await init_network(
+            live.app.db, name="Test network", coordinators=count, threshold=threshold
+        )
+    finally:
+        await live.app.db.dispose()
+    await live.start()
+    assert live.app.vault.enrolling
+    return codes
+
+
+async def bootstrap(
+    live: Live, *, count: int = 3, threshold: int = 2, codes: list[str] | None = None
+) -> None:
+    codes = codes or await init(live, count=count, threshold=threshold)
+    live.coordinators = live.coordinators or [
+        live.state.create_persona(f"Coord{i}") for i in range(1, count + 1)
+    ]
+    for i, (person, code) in enumerate(zip(live.coordinators, codes, strict=True), start=1):
+        await live.say(person, f"enroll {code}")
+        await live.say(person, "1")
+        await live.say(person, f"coord{i}")
+        if i < count:
+            assert await live.say(person, "yes") == translate(
+                "en", "enroll.done", handle=f"coord{i}", count=i, total=count
+            )
+    # the last "yes": the bot deals every coordinator a share under a short timer
+    last = live.coordinators[-1]
+    cursor = live.state.last_seq
+    await live.state.inject_text(last.uuid, "yes")
+    complete = translate("en", "enroll.complete", threshold=threshold, count=count)
+    for person in live.coordinators:
+        got = await live.state.wait_for_deliveries(
+            person.uuid, 3 if person is last else 2, since=cursor, timeout=8
+        )
+        share, done = got[-2:]
+        assert share.expires_in_seconds == live.settings.share_timer < WEEK
+        assert (done.text, done.expires_in_seconds) == (complete, WEEK)
+        live.shares[person.uuid] = share_in([share.text or ""])
+        live.expected[person.uuid] = live.expected.get(person.uuid, 0) + len(got)
+    assert len(set(live.shares.values())) == count
+    assert not live.app.vault.enrolling and not live.app.vault.sealed
+
+    first = live.coordinators[0]
+    found = REF.search(await live.say(first, f"cell new {CELL}"))
+    assert found is not None
+    live.cell = found.group(1)
+    code = code_in(await live.talk(first, f"invite {live.cell} organizer", replies=2))
+    live.organizer = live.state.create_persona("Olga")
+    await live.say(live.organizer, f"join {code}")
+    await live.say(live.organizer, "1")
+    await live.say(live.organizer, "olga")
+    await live.say(live.organizer, "yes")
+
 
 @pytest.fixture
-async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
+async def fresh(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
+    """The sandbox and a migrated database; ``lantern init`` has not run yet."""
     server = SandboxServer()
     await server.start()
     settings = Settings(
@@ -50,14 +148,22 @@ async def live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
         data_dir=tmp_path / "data",
         database_url=database_url,
     )
-    app = LanternApp(settings, keys=Keyring.generate(), receiver_check_seconds=0.2)
-    await asyncio.wait_for(app.start(), timeout=20)
-    await server.state.wait_for_receiver()
+    state = Live(server.state, settings, LanternApp(settings))
     try:
-        yield Live(server.state, app)
+        yield state
     finally:
-        await app.stop()
+        await state.app.stop()
         await server.stop()
+
+
+@pytest.fixture
+async def live(fresh: Live) -> Live:
+    await bootstrap(fresh)
+    return fresh
+
+
+def welcome(language: str, handle: str, live: Live) -> str:
+    return translate(language, "join.done", handle=handle, cell=CELL, ref=live.cell)
 
 
 async def test_e2e_people_join_switch_language_get_help_and_leave(live: Live) -> None:
@@ -67,18 +173,14 @@ async def test_e2e_people_join_switch_language_get_help_and_leave(live: Live) ->
     assert chris.number is None
 
     for person, lang, handle in ((ana, "2", "ana_r"), (ben, "1", "ben_w"), (chris, "1", "chris")):
-        code = await invite(live.app)
-        # the timer is set before the first reply, so even the first question disappears
-        assert "1. English" in await live.say(person, f"join {code}")
-        await live.say(person, lang)
-        await live.say(person, handle)
         language = "es" if lang == "2" else "en"
-        assert await live.say(person, "yes") == translate(language, "join.done", handle=handle)
+        assert await live.join(person, handle, lang) == welcome(language, handle, live)
 
     assert "Puedes enviar" in await live.say(ana, "ayuda")
     assert await live.say(ben, "lang es") == translate("es", "lang.set", language="Español")
     assert "alias: ben_w" in await live.say(ben, "me")
     assert await live.say(ben, "LANG 1") == translate("en", "lang.set", language="English")
+    assert f"{live.cell} {CELL}" in await live.say(ben, "cells")
     assert "LEAVE" in await live.say(chris, "help")
 
     await live.say(chris, "leave")
@@ -86,7 +188,7 @@ async def test_e2e_people_join_switch_language_get_help_and_leave(live: Live) ->
     assert await live.say(chris, "me") == translate("en", "stranger.reply")
 
     await asyncio.sleep(0.3)  # nothing more may arrive: exactly the replies expected
-    for person in (ana, ben, chris):
+    for person in (ana, ben, chris, *live.coordinators):
         assert len(live.state.deliveries(persona=person.uuid)) == live.expected[person.uuid]
 
 
@@ -94,14 +196,13 @@ async def test_e2e_no_reply_reveals_one_member_to_another(live: Live) -> None:
     """Threat 9 in miniature: nothing Ben receives carries Ana's number or account id."""
     ana = live.state.create_persona("Ana")
     ben = live.state.create_persona("Ben")
-    for person, handle in ((ana, "ana_r"), (ben, "ben_w")):
-        await live.talk(person, f"join {await invite(live.app)}")
-        await live.talk(person, "1")
-        await live.talk(person, handle)
-        await live.talk(person, "yes")
+    await live.join(ana, "ana_r")
+    await live.join(ben, "ben_w")
     await live.talk(ben, "join ana_r")
     await live.talk(ben, f"lang {ana.uuid}")
     await live.talk(ben, "help")
+    await live.talk(ben, "cells")
+    await live.talk(ben, f"invite {live.cell} member")
     assert ana.number is not None
     for item in live.state.deliveries(persona=ben.uuid):
         text = item.text or ""
@@ -112,13 +213,10 @@ async def test_e2e_no_reply_reveals_one_member_to_another(live: Live) -> None:
 async def test_e2e_stranger_replies_are_identical_for_unknown_and_former(live: Live) -> None:
     never = live.state.create_persona("Never")
     former = live.state.create_persona("Former")
-    await live.talk(former, f"join {await invite(live.app)}")
-    await live.talk(former, "1")
-    await live.talk(former, "former")
-    await live.talk(former, "yes")
+    await live.join(former, "former")
     await live.talk(former, "leave")
     await live.talk(former, "yes")
-    for text in ("hello", "me", "help", "join AAAAA-BBBBB-CCCCC"):
+    for text in ("hello", "me", "help", "join AAAAA-BBBBB-CCCCC", "enroll AAAAA-BBBBB-CCCCC"):
         assert await live.say(never, text) == await live.say(former, text)
 
 
@@ -129,3 +227,109 @@ async def test_e2e_bot_keeps_listening_after_a_clean_websocket_close(live: Live)
     assert await live.state.drop_receivers(clean=True) == 1
     await live.state.wait_for_receiver(timeout=10)
     assert await live.say(person, "hello") == translate("en", "stranger.reply")
+
+
+async def test_e2e_restart_is_sealed_until_two_coordinators_unseal(live: Live) -> None:
+    """A restart holds no key: everything is answered "received", kept sealed, and handled
+    in arrival order once two coordinators send their share words by Signal."""
+    ana = live.state.create_persona("Ana")
+    ben = live.state.create_persona("Ben", hidden_number=True)
+    sam = live.state.create_persona("Sam")
+    await live.join(ana, "ana_r", lang="2")
+    await live.join(ben, "ben_w")
+    await live.say(sam, "hello")  # an outsider who wrote before: the timer is already set
+    c1, c2, c3 = live.coordinators
+
+    await live.restart()
+    assert live.app.vault.sealed
+    received = translate("en", "sealed.received")
+    backlog = [(ana, "yo"), (ben, "help"), (sam, "hello"), (ana, "idioma en")]
+    for person, text in backlog:
+        assert await live.say(person, text) == received
+
+    wrong = live.shares[c3.uuid].split()
+    wrong[5] = "academic" if wrong[5] != "academic" else "acid"
+    assert await live.say(c3, "unseal " + " ".join(wrong)) == translate("en", "unseal.rejected")
+    accepted = translate("en", "unseal.accepted", count=1, needed=2)
+    assert await live.say(c1, f"unseal {live.shares[c1.uuid]}") == accepted
+    assert live.app.vault.sealed
+
+    cursor = live.state.last_seq
+    await live.state.inject_text(c2.uuid, f"UNSEAL {live.shares[c2.uuid]}")
+    got = await live.state.wait_for_deliveries(None, 8, since=cursor, timeout=10)
+    assert all(item.expires_in_seconds == WEEK for item in got)
+    order = [(item.persona, item.text or "") for item in got]
+    assert order[0] == (c2.uuid, translate("en", "unseal.done"))
+    # the backlog, in the order it arrived, each in the person's own language
+    assert [who for who, _ in order[1:5]] == [ana.uuid, ben.uuid, sam.uuid, ana.uuid]
+    assert "alias: ana_r" in order[1][1]
+    assert order[2][1].startswith(translate("en", "help.header"))
+    assert order[3][1] == translate("en", "stranger.reply")
+    assert order[4][1] == translate("en", "lang.set", language="English")
+    # then every coordinator is told
+    announce = translate("en", "unseal.announce", count=len(backlog))
+    assert sorted(order[5:]) == sorted((c.uuid, announce) for c in live.coordinators)
+    assert not live.app.vault.sealed
+
+    await asyncio.sleep(0.3)
+    assert live.state.deliveries(since=got[-1].seq) == []
+    assert "handle: ana_r" in await live.say(ana, "me")  # answered at once again
+    assert await live.say(c1, "unseal x") == translate("en", "unseal.already")
+
+
+async def test_e2e_panic_seal_by_one_coordinator(live: Live) -> None:
+    ana = live.state.create_persona("Ana")
+    await live.join(ana, "ana_r")
+    c1, c2, c3 = live.coordinators
+    cursor = live.state.last_seq
+    await live.state.inject_text(c1.uuid, "seal")
+    got = await live.state.wait_for_deliveries(None, 3, since=cursor, timeout=8)
+    assert sorted((d.persona, d.text) for d in got) == sorted(
+        [
+            (c1.uuid, translate("en", "seal.done", needed=2)),
+            (c2.uuid, translate("en", "seal.announce", handle="coord1", needed=2)),
+            (c3.uuid, translate("en", "seal.announce", handle="coord1", needed=2)),
+        ]
+    )
+    for _ in range(100):  # the keys leave memory right after those replies went out
+        if live.app.vault.sealed:
+            break
+        await asyncio.sleep(0.02)
+    assert live.app.vault.sealed
+    assert await live.say(ana, "me") == translate("en", "sealed.received")
+    cursor = live.state.last_seq
+    await live.say(c3, f"unseal {live.shares[c3.uuid]}")
+    replies = await live.talk(c2, f"unseal {live.shares[c2.uuid]}", replies=2)
+    assert replies == [
+        translate("en", "unseal.done"),
+        translate("en", "unseal.announce", count=1),
+    ]
+    [answer] = await live.state.wait_for_deliveries(ana.uuid, 1, since=cursor, timeout=8)
+    assert "handle: ana_r" in (answer.text or "")
+
+
+async def test_e2e_restart_during_enrollment_means_enrolling_again(fresh: Live) -> None:
+    """Nothing can read what was enrolled under the lost key: it is discarded, and the
+    same codes work again."""
+    codes = await init(fresh, count=3, threshold=2)
+    first = fresh.state.create_persona("Coord1")
+    await fresh.say(first, f"enroll {codes[0]}")
+    await fresh.say(first, "1")
+    await fresh.say(first, "coord1")
+    assert "1 of 3" in await fresh.say(first, "yes")
+
+    await fresh.restart()
+    assert fresh.app.vault.enrolling and not fresh.app.vault.sealed
+    assert await fresh.say(first, "me") == translate("en", "stranger.reply")
+    fresh.coordinators = [first, *(fresh.state.create_persona(f"Coord{i}") for i in (2, 3))]
+    await bootstrap(fresh, codes=codes)  # everyone enrolls again, with the same codes
+    await fresh.restart()
+    assert fresh.app.vault.sealed
+    c1, c2, _c3 = fresh.coordinators
+    await fresh.say(c1, f"unseal {fresh.shares[c1.uuid]}")
+    assert await fresh.talk(c2, f"unseal {fresh.shares[c2.uuid]}", replies=2) == [
+        translate("en", "unseal.done"),
+        translate("en", "unseal.announce", count=0),
+    ]
+    assert fresh.organizer is not None
+    assert f"{fresh.cell} {CELL}" in await fresh.say(fresh.organizer, "cells")
