@@ -84,7 +84,9 @@ def run(config: ConfigOption = None) -> None:
         try:
             await lantern.start()
             vault = lantern.vault
-            if vault.enrolling:
+            if vault.sealed and vault.enrolling:
+                state = "SEALED: send UNSEAL <passphrase>, then coordinators send ENROLL <code>"
+            elif vault.enrolling:
                 state = "open for enrollment: each coordinator sends ENROLL <code>"
             elif vault.sealed:
                 state = "SEALED: coordinators send UNSEAL <their words> to the bot"
@@ -406,5 +408,5 @@ def keys_status(config: ConfigOption = None) -> None:
 
 
 def main() -> None:
-    os.umask(0o077)  # databases, WAL files and the key file: readable by the bot user only
+    os.umask(0o077)  # databases and WAL files: readable by the bot user only
     app()

@@ -40,7 +40,9 @@ class Settings(BaseSettings):
         default="http_only",
         description="Protocol to reach signal-cli-rest-api; it is on a private network.",
     )
-    data_dir: Path = Field(default=Path("lantern-data"), description="Key file and SQLite.")
+    data_dir: Path = Field(
+        default=Path("lantern-data"), description="Where SQLite lives (no keys are stored)."
+    )
     database_url: str = Field(
         default="",
         description="SQLAlchemy async URL; default SQLite in data_dir. "
@@ -133,10 +135,6 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'lantern.db'}"
-
-    @property
-    def key_file(self) -> Path:
-        return self.data_dir / "lantern.key"
 
     def require_bot_number(self) -> None:
         if not self.bot_number:
