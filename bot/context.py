@@ -19,6 +19,7 @@ from storage.repositories import DialogState, MemberView, Repositories
 
 if TYPE_CHECKING:
     from bot.identities import Identity
+    from bot.rekey import Rekeyer
     from bot.router import Router
 
 
@@ -53,6 +54,7 @@ class Context:
     network: NetworkRecord | None = None
     is_organizer: bool = False
     identities: IdentityPort | None = None
+    rekey: Rekeyer | None = None  # coordinators' rekey proposals (memory only)
     command: str = ""
     args: str = ""
     language_override: str | None = None

@@ -33,6 +33,7 @@ from bot.logging import get_logger
 from bot.messenger import Messenger, deliver
 from bot.quarantine import Quarantine
 from bot.ratelimit import RateLimiter
+from bot.rekey import Rekeyer
 from bot.router import Router, split_command
 from bot.vault import Progress, Vault
 from security import Keyring
@@ -44,6 +45,8 @@ from storage.repositories import Repositories
 log = get_logger("lantern.dispatcher")
 
 UNSEAL_WORDS = frozenset({"unseal", "desellar"})
+APPROVE_WORDS = frozenset({"approve", "aprobar"})
+PRUNE_EVERY = 200  # journal tombstones older than 48 h go, even on a bot that never restarts
 
 
 class SenderLocks:
@@ -93,8 +96,12 @@ class Dispatcher:
             per_minute=settings.rate_per_minute, burst=settings.rate_burst
         )
         self._draining = False
+        self._handled = 0
         self._drain_lock = asyncio.Lock()
         self.quarantine = Quarantine(db, messenger, settings.default_language)
+        self.rekeyer = Rekeyer(
+            db=db, vault=vault, settings=settings, messenger=messenger, quarantine=self.quarantine
+        )
 
     async def on_text(self, account: str, signal_timestamp: int, text: str) -> None:
         word, rest = split_command(text)
@@ -103,6 +110,9 @@ class Dispatcher:
             return
         if word in UNSEAL_WORDS:
             await self._unseal(account, rest)
+            return
+        if word in APPROVE_WORDS:
+            await self._approve(account, rest)
             return
         async with self.locks.hold(account):
             keys = self.vault.keys
@@ -113,13 +123,13 @@ class Dispatcher:
                     )
             except Exception as exc:
                 log.error("journal_failed", error_type=type(exc).__name__)
-                await self._apologise(account, _("error.unavailable"))
+                await self._apologise(account, _("error.unavailable"), timer=True)
                 return
             if entry_id is None:
                 log.info("duplicate_dropped", kind="text")
                 return
             if keys is None:
-                await self._apologise(account, _("sealed.received"))
+                await self._apologise(account, _("sealed.received"), timer=True)
                 return
             if self._draining:
                 return  # the drain loop handles it, after everything older
@@ -135,16 +145,20 @@ class Dispatcher:
             result = await self.vault.submit_share(words)
         if result.progress is Progress.ACCEPTED:
             await self._apologise(
-                account, _("unseal.accepted"), count=result.count, needed=result.needed
+                account, _("unseal.accepted"), timer=True, count=result.count, needed=result.needed
             )
         elif result.progress is Progress.REJECTED:
-            await self._apologise(account, _("unseal.rejected"))
+            await self._apologise(account, _("unseal.rejected"), timer=True)
         elif result.progress is Progress.ALREADY:
-            await self._apologise(account, _("unseal.already"))
+            await self._apologise(account, _("unseal.already"), timer=True)
         else:
-            await self._apologise(account, _("unseal.done"))
+            await self._apologise(account, _("unseal.done"), timer=True)
             handled = await self.drain()
             await self._tell_coordinators(_("unseal.announce"), count=handled)
+
+    async def _approve(self, account: str, words: str) -> None:
+        """A rekey approval: share words, like ``unseal`` never journaled or logged."""
+        await self.rekeyer.approve(account, words)
 
     # --- backlog ---------------------------------------------------------------------
 
@@ -207,6 +221,7 @@ class Dispatcher:
                     network=self.vault.network,
                     is_organizer=member is not None and await repos.cells.organizes_any(member.id),
                     identities=self.messenger,
+                    rekey=self.rekeyer,
                 )
                 language = ctx.language
                 await self.router.dispatch(ctx)
@@ -220,16 +235,27 @@ class Dispatcher:
             await self._apologise(account, _("error.internal"), language=language)
             return
         log.info("handled", command=command or "-", count=len(outgoing))
+        if "seal" in actions:
+            self.vault.seal()  # panic: before the replies go out, not after
+            self.rekeyer.forget()  # approvals held for a rekey go too
+        self._handled += 1
+        if self._handled % PRUNE_EVERY == 0 and not self.vault.sealed:
+            await self._prune(keys)
         await self._deliver(outgoing, keys)
         await self._after(actions, account, keys)
 
     async def _deliver(self, items: list[Outgoing], keys: Keyring) -> None:
         """Screen need-to-know items, send, quarantine anyone whose identity changed."""
+        if self.vault.sealed:
+            await deliver(self.messenger, [i for i in items if not i.sensitive])
+            return
         report = await deliver(self.messenger, await self.quarantine.screen(items, keys))
         if report.identity_changed:
             await self.quarantine.quarantine(report.identity_changed, keys)
 
     async def _after(self, actions: list[str], account: str, keys: Keyring) -> None:
+        if self.vault.sealed:
+            return
         for action in actions:
             if action == "pin_identity":
                 await self.quarantine.pin(account, keys)
@@ -309,6 +335,13 @@ class Dispatcher:
         timer = Outgoing(ctx.sender, timer_seconds=self.settings.disappearing_timer)
         return [timer, *ctx.outgoing]
 
+    async def _prune(self, keys: Keyring) -> None:
+        try:
+            async with self.db.transaction() as session:
+                await Repositories(session, keys).journal.prune(now=self.clock())
+        except Exception as exc:
+            log.error("journal_prune_failed", error_type=type(exc).__name__)
+
     async def _forget(self, entry_id: int, keys: Keyring) -> None:
         """A message that crashed its handler must not crash every restart after it."""
         try:
@@ -318,7 +351,19 @@ class Dispatcher:
             log.error("journal_cleanup_failed", error_type=type(exc).__name__)
 
     async def _apologise(
-        self, account: str, message_id: str, /, language: str | None = None, **values: object
+        self,
+        account: str,
+        message_id: str,
+        /,
+        language: str | None = None,
+        timer: bool = False,
+        **values: object,
     ) -> None:
+        """A reply sent without looking anyone up.  With ``timer`` it also sets the default
+        disappearing timer: a sealed bot cannot tell members from strangers, so everyone
+        gets the same two items (members' timers are the default too)."""
         text = translate(language or self.settings.default_language, message_id, **values)
-        await deliver(self.messenger, [Outgoing(account, text=text)])
+        items = [Outgoing(account, text=text)]
+        if timer:
+            items.insert(0, Outgoing(account, timer_seconds=self.settings.disappearing_timer))
+        await deliver(self.messenger, items)

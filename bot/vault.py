@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.logging import get_logger
 from security import BacklogSealer, Keyring, ShareCollector, ShareError
@@ -130,6 +131,7 @@ class Vault:
             await Repositories(session, keys).cells.create("council", kind="council")
         self._unseal_key = unseal_key
         self.keys = keys
+        await self._db.checkpoint()  # the name given to init was plaintext until now
         await self.reload()
         log.info("enrollment_open", count=network.share_count)
 
@@ -236,11 +238,82 @@ class Vault:
             await NetworkRepository(session).update(self.network.id, state="active")
         await self.reload()
 
+    # --- rekeying (changing the set of coordinators or the threshold) ------------------
 
-async def _discard_unreadable(session: object) -> None:
+    def rekey(
+        self, unseal_key: bytes, new_threshold: int, new_count: int
+    ) -> tuple[bytes, int, list[str]]:
+        """Check that ``unseal_key`` (put together from k current shares) opens this
+        network, then make a new unseal key and split it: (new key, identifier, shares).
+
+        Nothing is stored and nothing is kept: the caller delivers the shares and only
+        then calls :meth:`commit_rekey`.  Raises :class:`ShareError` if the key is wrong.
+        """
+        network = self.network
+        if (
+            self.keys is None
+            or network is None
+            or network.mode != "shares"
+            or network.state != "active"
+            or network.root_wrapped is None
+        ):
+            raise ShareError
+        unwrap_root(unseal_key, network.root_wrapped, network_id=network.id, epoch=network.epoch)
+        new_unseal_key = new_key()
+        while True:  # a 15-bit identifier: never reuse the current one
+            shares = split_secret(new_unseal_key, threshold=new_threshold, count=new_count)
+            identifier = share_info(shares[0]).identifier
+            if identifier != network.share_identifier:
+                return new_unseal_key, identifier, shares
+
+    async def commit_rekey(
+        self,
+        unseal_key: bytes,
+        new_unseal_key: bytes,
+        *,
+        identifier: int,
+        threshold: int,
+        count: int,
+        epoch: int,
+        roles: dict[str, str],
+    ) -> None:
+        """Every new share was delivered: wrap the *same* root key under the new unseal
+        key at the next epoch, and change coordinators' roles, in one transaction.
+
+        ``epoch`` is the epoch the rekey started from; if it moved, nothing is written.
+        Old shares stop working: their identifier and the wrap's epoch are both gone.
+        """
+        async with self._lock:
+            network, keys = self.network, self.keys
+            if keys is None or network is None or network.root_wrapped is None:
+                raise ShareError
+            if network.epoch != epoch or network.mode != "shares" or network.state != "active":
+                raise ShareError
+            root = unwrap_root(
+                unseal_key, network.root_wrapped, network_id=network.id, epoch=network.epoch
+            )
+            wrapped = wrap_root(new_unseal_key, root, network_id=network.id, epoch=epoch + 1)
+            async with self._db.transaction() as session:
+                repo = NetworkRepository(session)
+                current = await repo.get()
+                if current is None or current.epoch != epoch:
+                    raise ShareError
+                await repo.update(
+                    network.id,
+                    root_wrapped=wrapped,
+                    epoch=epoch + 1,
+                    threshold=threshold,
+                    share_count=count,
+                    share_identifier=identifier,
+                )
+                members = Repositories(session, keys).members
+                for member_id, role in roles.items():
+                    await members.set_role(member_id, role)
+            await self.reload()
+        log.warning("rekeyed", count=count)
+
+
+async def _discard_unreadable(session: AsyncSession) -> None:
     """Rows written under a root key that died with an earlier, unfinished enrollment."""
-    from sqlalchemy.ext.asyncio import AsyncSession
-
-    assert isinstance(session, AsyncSession)
     for model in (Membership, Invite, Ban, Member, Dialog, InboundJournal, DataKey, CellKey, Cell):
         await session.execute(delete(model))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.router import Router
-from handlers import cells, council, join, members, verify
+from handlers import cells, council, join, members, rekey, verify
 
 
 def build_router() -> Router:
@@ -13,5 +13,6 @@ def build_router() -> Router:
     members.register(router)
     cells.register(router)
     council.register(router)
+    rekey.register(router)
     verify.register(router)
     return router

@@ -28,6 +28,7 @@ from babel.dates import format_timedelta
 from bot.context import Context
 from bot.i18n import _, language_menu, normalise_language, parse_yes_no
 from bot.router import Audience, Router
+from handlers import rekey
 from security.codes import looks_like_code, normalise_code
 
 FLOW = "join"
@@ -86,7 +87,7 @@ async def cmd_enroll(ctx: Context) -> None:
     network = ctx.network
     valid = (
         network is not None
-        and network.state == "enrolling"
+        and (network.state == "enrolling" or (network.state == "active" and ctx.member is None))
         and looks_like_code(ctx.args)
         and await ctx.repos.network.enrollment_valid(network.id, ctx.args, now=ctx.now)
     )
@@ -184,16 +185,20 @@ async def _finish_enroll(ctx: Context, data: dict[str, str]) -> None:
         await ctx.end_dialog()
         ctx.reply(_("join.code_gone"))
         return
+    candidate = network.state == "active"  # joins the coordinators only through a rekey
     ctx.member = await ctx.repos.members.create(
         account=ctx.sender,
         handle=data["handle"],
         language=data["language"],
-        role="coordinator",
+        role="candidate" if candidate else "coordinator",
         timer_seconds=ctx.settings.disappearing_timer,
         home_cell_id=council.id,
     )
     await ctx.end_dialog()
     ctx.after_commit("pin_identity")
+    if candidate:
+        await rekey.candidate_enrolled(ctx)
+        return
     enrolled = len(await ctx.repos.members.with_role("coordinator"))
     ctx.reply(_("enroll.done"), handle=ctx.member.handle, count=enrolled, total=network.share_count)
     if enrolled >= network.share_count:

@@ -18,6 +18,7 @@ ROLE_NAMES = {
     "member": _("role.member"),
     "organizer": _("role.organizer"),
     "coordinator": _("role.coordinator"),
+    "candidate": _("role.candidate"),
 }
 
 
@@ -77,6 +78,11 @@ async def cmd_lang(ctx: Context) -> None:
 
 
 async def cmd_leave(ctx: Context) -> None:
+    assert ctx.member is not None
+    if ctx.member.is_coordinator:
+        # their share is part of the k-of-n split: the others must rekey them out first
+        ctx.reply(_("leave.coordinator"))
+        return
     await ctx.start_dialog(LEAVE, "confirm")
     await ctx.router.reprompt(ctx)
 

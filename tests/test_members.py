@@ -252,3 +252,9 @@ async def test_dialog_expires(net: Network, chat: Chat, app: LanternApp) -> None
     later = utcnow() + timedelta(minutes=app.settings.dialog_minutes + 1)
     chat.dispatcher.clock = lambda: later
     assert await chat.say(lee, "1") == en("stranger.reply")
+
+
+async def test_coordinator_cannot_leave_without_a_rekey(net: Network, chat: Chat) -> None:
+    coordinator = net.coordinators[0]
+    assert await chat.say(coordinator, "leave") == en("leave.coordinator")
+    assert "coord1" in await chat.say(coordinator, "me")  # still there
