@@ -131,7 +131,14 @@ def migrate(config: ConfigOption = None) -> None:
 
 @app.command()
 def init(
-    name: Annotated[str, typer.Option(help="The network's name (stored encrypted).")],
+    name: Annotated[
+        str,
+        typer.Option(
+            help="The network's name. Encrypted once the bot first starts; until then (and in "
+            "PostgreSQL's old row versions until VACUUM) it is plaintext: use a name that "
+            "identifies no one.",
+        ),
+    ],
     coordinators: Annotated[
         int, typer.Option(min=1, max=16, help="How many coordinators hold a share (n).")
     ] = 3,

@@ -301,6 +301,7 @@ class Dispatcher:
         report = await deliver(self.messenger, items)
         if report.failed:
             log.warning("deal_incomplete", count=report.failed)
+            await vault.reroll()  # the shares that did go out must open nothing
             return False
         await vault.dealt(identifier)
         await self._tell_coordinators(

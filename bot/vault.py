@@ -220,6 +220,32 @@ class Vault:
         )
         return share_info(shares[0]).identifier, shares
 
+    async def reroll(self) -> None:
+        """A deal failed half way: replace the unseal key before the next attempt.
+
+        Shares that reached some coordinators in the failed round were a split of the old
+        unseal key; re-wrapping the root key under a new one (next epoch) makes them open
+        nothing, so a later retry cannot leave k valid stray shares behind.
+        """
+        async with self._lock:
+            network, old = self.network, self._unseal_key
+            if network is None or old is None or network.root_wrapped is None:
+                return
+            root = unwrap_root(
+                old, network.root_wrapped, network_id=network.id, epoch=network.epoch
+            )
+            fresh = new_key()
+            epoch = network.epoch + 1
+            async with self._db.transaction() as session:
+                await NetworkRepository(session).update(
+                    network.id,
+                    root_wrapped=wrap_root(fresh, root, network_id=network.id, epoch=epoch),
+                    epoch=epoch,
+                )
+            self._unseal_key = fresh
+        await self.reload()
+        log.warning("unseal_key_rerolled")
+
     async def dealt(self, identifier: int) -> None:
         """Every share was delivered: the network is active and the unseal key forgotten."""
         assert self.network is not None
