@@ -8,20 +8,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from security import Keyring
 from security.codes import normalise_code
+from storage.common import aware
 from storage.models import Enrollment, Network
-
-
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -66,7 +61,9 @@ class NetworkRepository:
             argon_salt=row.argon_salt,
             argon_time=row.argon_time,
             argon_memory_kib=row.argon_memory_kib,
-            rotation_requested_at=_aware(row.rotation_requested_at),
+            rotation_requested_at=None
+            if row.rotation_requested_at is None
+            else aware(row.rotation_requested_at),
         )
 
     async def create(self, row: Network) -> None:
@@ -103,8 +100,7 @@ class NetworkRepository:
         row = await self._s.scalar(
             select(Enrollment).where(Enrollment.code_hash == enrollment_hash(network_id, code))
         )
-        expires = _aware(row.expires_at) if row is not None else None
-        return row is not None and row.used_at is None and expires is not None and expires > now
+        return row is not None and row.used_at is None and aware(row.expires_at) > now
 
     async def use_enrollment(self, network_id: str, code: str, *, now: datetime) -> bool:
         if not await self.enrollment_valid(network_id, code, now=now):
