@@ -162,12 +162,14 @@ class LanternApp:
             _watch_receiver(bot, self.receiver_check_seconds)
         )
         await dispatcher.drain()
+        dispatcher.timers.start()
         log.info("started", backend=self.db.engine.dialect.name, sealed=self.vault.sealed)
 
     async def stop(self) -> None:
         """Stop without stopping the event loop (``SignalBot.stop`` would)."""
         await self.key_maintenance.stop()
         if self._running is not None:
+            await self._running.dispatcher.timers.stop()
             bot = self._running.bot
             if self._running.watchdog is not None:
                 self._running.watchdog.cancel()

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -72,6 +72,37 @@ class Settings(BaseSettings):
         description="Messages per minute one sender may send (the same for everyone).",
     )
     rate_burst: int = Field(default=20, ge=1, description="Burst allowed above that rate.")
+    intake_draft_hours: int = Field(
+        default=72,
+        ge=1,
+        description="How long an unfinished intake (someone bringing a fight) is kept.",
+    )
+    intake_reminder_hours: int = Field(
+        default=24,
+        ge=0,
+        description="Remind the person this long before their intake draft is deleted "
+        "(0: no reminder).",
+    )
+    vote_hours: int = Field(
+        default=48, ge=1, le=24 * 30, description="Default length of a cell's vote on a case."
+    )
+    case_retention_days: int = Field(
+        default=90,
+        ge=1,
+        description="Closed cases are crypto-shredded this long after closing, unless the "
+        "cell keeps them; only aggregate outcomes survive.",
+    )
+    ladder: list[str] = Field(
+        default_factory=lambda: ["letter", "zap", "picket", "escalate"],
+        min_length=1,
+        description="Escalation ladder given to each accepted case. Known steps (letter, "
+        "zap, picket, escalate, press, occupation) are translated; other text is shown as is.",
+    )
+    sweep_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often deadlines (votes, draft reminders, retention) are checked.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_number")
@@ -118,6 +149,20 @@ class Settings(BaseSettings):
         if value < 0 or value > 4 * ONE_WEEK:
             raise ValueError("must be between 0 (off) and 2419200 seconds (4 weeks)")
         return value
+
+    @field_validator("ladder")
+    @classmethod
+    def _ladder(cls, value: list[str]) -> list[str]:
+        steps = [" ".join(step.split()) for step in value]
+        if any(not step or len(step) > 80 for step in steps) or len(steps) > 12:
+            raise ValueError("needs 1 to 12 steps of 1 to 80 characters each")
+        return steps
+
+    @model_validator(mode="after")
+    def _reminder_before_expiry(self) -> Settings:
+        if self.intake_reminder_hours >= self.intake_draft_hours:
+            raise ValueError("intake_reminder_hours must be smaller than intake_draft_hours (or 0)")
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -9,8 +9,11 @@ transaction commits, so nobody is told "done" about something that was rolled ba
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
 
 from bot.config import Settings
 from bot.i18n import translate
@@ -88,10 +91,30 @@ class Context:
 
     async def tell(self, member: MemberView, message_id: str, /, **values: object) -> None:
         """Send to another member, in *their* language (never reveals their account)."""
+        await self._tell(member, message_id, False, values)
+
+    async def tell_sensitive(
+        self, member: MemberView, message_id: str, /, **values: object
+    ) -> None:
+        """Like :meth:`tell`, for need-to-know content (case text): withheld from someone
+        whose safety number changed."""
+        await self._tell(member, message_id, True, values)
+
+    async def _tell(
+        self, member: MemberView, message_id: str, sensitive: bool, values: dict[str, object]
+    ) -> None:
         account = await self.repos.members.account_of(member.id)
         if account is not None:
             text = translate(member.language, message_id, **values)
-            self.outgoing.append(Outgoing(account, text=text))
+            self.outgoing.append(Outgoing(account, text=text, sensitive=sensitive))
+
+    def format_time(self, moment: datetime, pattern: str = "EEE d MMM, HH:mm") -> str:
+        """A date and time in the network's time zone and the reader's language."""
+        return str(
+            format_datetime(
+                moment, pattern, tzinfo=ZoneInfo(self.settings.timezone), locale=self.language
+            )
+        )
 
     def after_commit(self, action: str) -> None:
         """Ask the dispatcher to do something once this message's changes are committed
@@ -114,9 +137,15 @@ class Context:
         if flow_name is None:
             raise RuntimeError("goto() outside a dialog needs a flow name")
         merged = dict(current.data) if current and data is None else dict(data or {})
-        expires = self.now + timedelta(minutes=self.settings.dialog_minutes)
+        life, remind = self.router.lifetime(flow_name, self.settings)
+        expires = self.now + life
         await self.repos.dialogs.save(
-            self.sender, flow=flow_name, state=state, data=merged, expires_at=expires
+            self.sender,
+            flow=flow_name,
+            state=state,
+            data=merged,
+            expires_at=expires,
+            remind_at=None if remind is None else expires - remind,
         )
         self.dialog = DialogState(flow_name, state, merged, expires)
 

@@ -35,6 +35,7 @@ from bot.quarantine import Quarantine
 from bot.ratelimit import RateLimiter
 from bot.rekey import Rekeyer
 from bot.router import Router, split_command
+from bot.timers import Timers
 from bot.vault import Progress, Vault
 from security import Keyring
 from storage.db import Database
@@ -102,6 +103,7 @@ class Dispatcher:
         self.rekeyer = Rekeyer(
             db=db, vault=vault, settings=settings, messenger=messenger, quarantine=self.quarantine
         )
+        self.timers = Timers(self)
 
     async def on_text(self, account: str, signal_timestamp: int, text: str) -> None:
         word, rest = split_command(text)
@@ -241,10 +243,10 @@ class Dispatcher:
         self._handled += 1
         if self._handled % PRUNE_EVERY == 0 and not self.vault.sealed:
             await self._prune(keys)
-        await self._deliver(outgoing, keys)
+        await self.deliver_items(outgoing, keys)
         await self._after(actions, account, keys)
 
-    async def _deliver(self, items: list[Outgoing], keys: Keyring) -> None:
+    async def deliver_items(self, items: list[Outgoing], keys: Keyring) -> None:
         """Screen need-to-know items, send, quarantine anyone whose identity changed."""
         if self.vault.sealed:
             await deliver(self.messenger, [i for i in items if not i.sensitive])

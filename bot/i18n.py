@@ -92,3 +92,30 @@ def parse_yes_no(raw: str) -> bool | None:
     if word in _NO:
         return False
     return None
+
+
+_UNSURE = frozenset(
+    {
+        "3",
+        "not sure",
+        "unsure",
+        "maybe",
+        "dont know",
+        "don't know",
+        "no sé",
+        "no se",
+        "quizás",
+        "quizas",
+        "tal vez",
+        "?",
+    }
+)
+
+
+def parse_three_way(raw: str) -> str | None:
+    """``yes``, ``no`` or ``unsure`` (menu 1 / 2 / 3) in any supported language."""
+    word = raw.strip().casefold().strip(".!¡¿")
+    if word in _UNSURE:
+        return "unsure"
+    decision = parse_yes_no(word)
+    return None if decision is None else ("yes" if decision else "no")

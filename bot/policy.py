@@ -11,8 +11,8 @@ give one reply for both, built only from what the sender typed.
 from __future__ import annotations
 
 from bot.context import Context
-from security.codes import looks_like_ref
-from storage.repositories import CellView
+from security.codes import looks_like_ref, normalise_case_ref
+from storage.repositories import CaseView, CellView
 
 
 async def _live_cell(ctx: Context, ref: str) -> CellView | None:
@@ -60,3 +60,41 @@ def shown_ref(raw: str) -> str:
     """Echo what the sender typed, tidied, never anything looked up."""
     cleaned = "".join(ch for ch in raw.upper() if ch.isalnum())[:12]
     return cleaned or "?"
+
+
+def shown_case_ref(raw: str) -> str:
+    """A typed case id, tidied for echoing back; never anything looked up."""
+    return normalise_case_ref(raw) or shown_ref(raw)
+
+
+async def organized_case(ctx: Context, raw: str, *, lock: bool = False) -> CaseView | None:
+    """A case of a cell the sender organizes.  ``None`` for "no such case" and "another
+    cell's case" alike: the caller answers both the same way."""
+    return await _case_in_my_cell(ctx, raw, lock=lock, organizer=True)
+
+
+async def _case_in_my_cell(
+    ctx: Context, raw: str, *, lock: bool, organizer: bool
+) -> CaseView | None:
+    """Membership of the case's cell is checked *before* anything is decrypted."""
+    ref = normalise_case_ref(raw)
+    if ctx.member is None or ref is None:
+        return None
+    found = await ctx.repos.cases.locate(ref)
+    role = None if found is None else await ctx.repos.cells.role_in(ctx.member.id, found[1])
+    if found is None or role is None or (organizer and role != "organizer"):
+        return None
+    return await ctx.repos.cases.by_id(found[0], lock=lock)
+
+
+async def own_case(ctx: Context, raw: str) -> CaseView | None:
+    """A case the sender brought (they need not be a member)."""
+    ref = normalise_case_ref(raw)
+    if ref is None:
+        return None
+    return await ctx.repos.cases.of_subject_by_ref(ref, ctx.sender)
+
+
+async def voting_case(ctx: Context, raw: str, *, lock: bool = False) -> CaseView | None:
+    """A case of a cell the sender belongs to (any role): who may vote on it."""
+    return await _case_in_my_cell(ctx, raw, lock=lock, organizer=False)

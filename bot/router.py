@@ -16,13 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import Enum
+from typing import Any
 
 from bot.context import Context
 from bot.i18n import _
 
 Handler = Callable[[Context], Awaitable[None]]
 Step = Callable[[Context], Awaitable[None]]
+Applies = Callable[[dict[str, Any]], bool]
+Lifetime = Callable[[Any], tuple[timedelta, timedelta | None]]  # settings -> (life, remind)
 
 
 class Audience(Enum):
@@ -60,6 +64,8 @@ class Router:
         self._by_word: dict[str, Command] = {}
         self._steps: dict[tuple[str, str], tuple[Step, Step]] = {}
         self._flow_order: dict[str, list[str]] = {}
+        self._applies: dict[tuple[str, str], Applies] = {}
+        self._lifetimes: dict[str, Lifetime] = {}
         self.on_stranger: Handler | None = None
         self.on_unknown: Handler | None = None
         self.on_already_member: Handler | None = None
@@ -87,18 +93,55 @@ class Router:
 
         return register
 
-    def step(self, flow: str, state: str, *, prompt: Step) -> Callable[[Step], Step]:
+    def step(
+        self, flow: str, state: str, *, prompt: Step, applies: Applies | None = None
+    ) -> Callable[[Step], Step]:
         """Register the answer handler of one dialog state and the prompt that asks it.
 
-        States are ordered by registration, which is what ``back`` walks.
+        States are ordered by registration, which is what ``back`` and :meth:`advance`
+        walk; ``applies`` (given the draft) skips a question that does not concern this
+        person (the language question for someone who already chose one).
         """
 
         def register(handler: Step) -> Step:
             self._steps[(flow, state)] = (handler, prompt)
             self._flow_order.setdefault(flow, []).append(state)
+            if applies is not None:
+                self._applies[(flow, state)] = applies
             return handler
 
         return register
+
+    def flow_lifetime(self, flow: str, lifetime: Lifetime) -> None:
+        """A flow whose drafts live longer than the default and get a reminder."""
+        self._lifetimes[flow] = lifetime
+
+    def lifetime(self, flow: str, settings: Any) -> tuple[timedelta, timedelta | None]:
+        found = self._lifetimes.get(flow)
+        if found is None:
+            return timedelta(minutes=settings.dialog_minutes), None
+        return found(settings)
+
+    def _applicable(self, flow: str, state: str, data: dict[str, Any]) -> bool:
+        check = self._applies.get((flow, state))
+        return check is None or check(data)
+
+    async def advance(self, ctx: Context) -> bool:
+        """Ask the next question that applies; False when the flow has none left."""
+        assert ctx.dialog is not None
+        flow, data = ctx.dialog.flow, ctx.dialog.data
+        order = self._flow_order[flow]
+        for state in order[order.index(ctx.dialog.state) + 1 :]:
+            if self._applicable(flow, state, data):
+                await self.ask(ctx, state)
+                return True
+        return False
+
+    async def start(self, ctx: Context, flow: str, data: dict[str, Any]) -> None:
+        """Begin a flow at its first question that applies."""
+        first = next(s for s in self._flow_order[flow] if self._applicable(flow, s, data))
+        await ctx.start_dialog(flow, first, data)
+        await self.reprompt(ctx)
 
     async def ask(self, ctx: Context, state: str, *, flow: str | None = None) -> None:
         """Move the dialog to ``state`` and ask its question."""
@@ -114,12 +157,14 @@ class Router:
     async def back(self, ctx: Context) -> bool:
         """Go to the previous question; False if already at the first one."""
         assert ctx.dialog is not None
-        order = self._flow_order[ctx.dialog.flow]
-        index = order.index(ctx.dialog.state)
-        if index == 0:
-            return False
-        await self.ask(ctx, order[index - 1])
-        return True
+        flow, data = ctx.dialog.flow, ctx.dialog.data
+        order = self._flow_order[flow]
+        earlier = order[: order.index(ctx.dialog.state)]
+        for state in reversed(earlier):
+            if self._applicable(flow, state, data):
+                await self.ask(ctx, state)
+                return True
+        return False
 
     def commands_for(self, ctx: Context) -> list[Command]:
         """What this person may use, in registration order — the source of ``help``."""
@@ -161,7 +206,8 @@ class Router:
         ctx.command, ctx.args = split_command(ctx.text)
         cmd = self.lookup(ctx.command)
         if ctx.dialog is not None:
-            if cmd is not None and cmd.in_dialog:
+            # Only a bare word is a command inside a dialog: "cancel my lease…" is an answer.
+            if cmd is not None and cmd.in_dialog and not ctx.args:
                 await cmd.handler(ctx)
                 return
             found = self._steps.get((ctx.dialog.flow, ctx.dialog.state))

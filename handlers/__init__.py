@@ -3,7 +3,19 @@
 from __future__ import annotations
 
 from bot.router import Router
-from handlers import cells, council, join, members, rekey, verify
+from handlers import (
+    assess,
+    cases,
+    cells,
+    council,
+    decisions,
+    intake,
+    join,
+    members,
+    rekey,
+    verify,
+    votes,
+)
 
 
 def build_router() -> Router:
@@ -12,6 +24,11 @@ def build_router() -> Router:
     join.register(router)
     members.register(router)
     cells.register(router)
+    intake.register(router)
+    cases.register(router)
+    assess.register(router)
+    votes.register(router)
+    decisions.register(router)
     council.register(router)
     rekey.register(router)
     verify.register(router)

@@ -39,6 +39,10 @@ async def cmd_cell(ctx: Context) -> None:
         await _cell_rename(ctx, rest)
     elif sub in ("retire", "retirar"):
         await _cell_retire(ctx, rest.strip())
+    elif sub in ("intake", "lucha", "luchas"):
+        await _cell_intake(ctx, rest.strip())
+    elif sub in ("site", "sitio", "unsite", "quitar"):
+        await _cell_site(ctx, rest.strip(), remove=sub in ("unsite", "quitar"))
     else:
         ctx.reply(_("cell.usage"))
 
@@ -76,6 +80,45 @@ async def _cell_retire(ctx: Context, ref: str) -> None:
         return
     await ctx.repos.cells.retire(cell.id, now=ctx.now)
     ctx.reply(_("cell.retired"), ref=cell.ref, name=cell.name)
+
+
+async def _cell_intake(ctx: Context, raw: str) -> None:
+    """``cell intake <ref> on <public label>`` / ``cell intake <ref> off``: whether
+    people bringing a fight may pick this cell, under a label that is not its name."""
+    ref, _sep, rest = raw.partition(" ")
+    switch, _sep, label_raw = rest.strip().partition(" ")
+    cell = await administered_cell(ctx, ref) or await organized_cell(ctx, ref)
+    if cell is None:
+        ctx.reply(_("cell.not_found"), ref=shown_ref(ref))
+        return
+    if switch.casefold() in ("off", "no", "cerrar"):
+        await ctx.repos.routing.close(cell.id)
+        ctx.reply(_("cell.intake_closed"), ref=cell.ref)
+        return
+    label = _clean_name(label_raw)
+    if switch.casefold() not in ("on", "si", "sí", "abrir") or label is None:
+        ctx.reply(_("cell.intake_usage"), max=NAME_MAX)
+        return
+    await ctx.repos.routing.open(cell.id, label)
+    ctx.reply(_("cell.intake_opened"), ref=cell.ref, label=label)
+
+
+async def _cell_site(ctx: Context, raw: str, *, remove: bool) -> None:
+    """Places are kept only as keyed hashes: they route intake, nobody can list them."""
+    ref, _sep, place = raw.partition(" ")
+    cell = await administered_cell(ctx, ref) or await organized_cell(ctx, ref)
+    if cell is None:
+        ctx.reply(_("cell.not_found"), ref=shown_ref(ref))
+        return
+    routing = ctx.repos.routing
+    done = await (
+        routing.remove_site(cell.id, place) if remove else routing.add_site(cell.id, place)
+    )
+    if not done:
+        ctx.reply(_("cell.site_missing") if remove else _("cell.site_usage"))
+        return
+    count = await routing.site_count(cell.id)
+    ctx.reply(_("cell.site_removed") if remove else _("cell.site_added"), ref=cell.ref, count=count)
 
 
 async def cmd_cells(ctx: Context) -> None:

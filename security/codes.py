@@ -41,3 +41,21 @@ def new_ref() -> str:
 def looks_like_ref(raw: str) -> bool:
     norm = normalise_code(raw)
     return len(norm) == REF_LEN and all(ch in _ALPHABET for ch in norm)
+
+
+CASE_REF_LEN = 8
+
+
+def new_case_ref() -> str:
+    """A case id (40 bits, shown as ``K7Q2-M9XP``): short enough to type on a phone,
+    random so that ids of other cases cannot be walked or guessed under the rate limit."""
+    raw = "".join(secrets.choice(_ALPHABET) for _ in range(CASE_REF_LEN))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+def normalise_case_ref(raw: str) -> str | None:
+    """The canonical ``XXXX-XXXX`` form of what someone typed, or None if it cannot be one."""
+    norm = normalise_code(raw)
+    if len(norm) != CASE_REF_LEN or any(ch not in _ALPHABET for ch in norm):
+        return None
+    return f"{norm[:4]}-{norm[4:]}"

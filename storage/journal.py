@@ -27,6 +27,14 @@ class DialogState:
 
 
 @dataclass(frozen=True)
+class DueDialog:
+    bidx: bytes
+    account: str | None
+    flow: str
+    expired: bool
+
+
+@dataclass(frozen=True)
 class JournalEntry:
     id: int
     account: str
@@ -64,8 +72,17 @@ class DialogRepository:
         return DialogState(row.flow, row.state, data, aware(row.expires_at))
 
     async def save(
-        self, account: str, *, flow: str, state: str, data: dict[str, Any], expires_at: datetime
+        self,
+        account: str,
+        *,
+        flow: str,
+        state: str,
+        data: dict[str, Any],
+        expires_at: datetime,
+        remind_at: datetime | None = None,
     ) -> None:
+        """``remind_at`` asks the timers to nudge the person once before expiry; the
+        account is then kept too (encrypted with the draft's key) to know whom to nudge."""
         bidx = self._index(account)
         row = await self._s.get(Dialog, bidx)
         if row is not None:
@@ -79,20 +96,57 @@ class DialogRepository:
         blob = dek.encrypt_text(
             json.dumps(data, ensure_ascii=False), ad=ad("dialogs", "data", bidx.hex())
         )
+        account_ct = None
+        if remind_at is not None:
+            account_ct = dek.encrypt_text(account, ad=ad("dialogs", "account", bidx.hex()))
         if row is None:
-            self._s.add(
-                Dialog(
-                    account_bidx=bidx,
-                    flow=flow,
-                    state=state,
-                    dek_id=dek_id,
-                    data_ct=blob,
-                    expires_at=expires_at,
-                )
-            )
-        else:
-            row.flow, row.state, row.data_ct, row.expires_at = flow, state, blob, expires_at
+            row = Dialog(account_bidx=bidx, flow=flow, state=state, dek_id=dek_id, data_ct=blob)
+            self._s.add(row)
+        row.flow, row.state, row.data_ct, row.expires_at = flow, state, blob, expires_at
+        row.remind_at, row.account_ct = remind_at, account_ct
         await self._s.flush()
+
+    async def due(self, *, now: datetime, limit: int = 50) -> list[DueDialog]:
+        """Drafts whose reminder is due or that expired while their person was away.
+
+        Only drafts that asked for a reminder carry an account; the others expire
+        silently (and are removed here all the same, so nothing outlives its expiry).
+        """
+        rows = (
+            await self._s.scalars(
+                select(Dialog)
+                .where((Dialog.remind_at <= now) | (Dialog.expires_at <= now))
+                .limit(limit)
+            )
+        ).all()
+        found = []
+        for row in rows:
+            account = None
+            if row.account_ct is not None:
+                try:
+                    dek = await self._ks.data_key(row.dek_id, self.PURPOSE, row.account_bidx.hex())
+                except KeyMissingError:
+                    dek = None
+                if dek is not None:
+                    account = dek.decrypt_text(
+                        row.account_ct, ad=ad("dialogs", "account", row.account_bidx.hex())
+                    )
+            expired = aware(row.expires_at) <= now
+            found.append(DueDialog(row.account_bidx, account, row.flow, expired))
+        return found
+
+    async def reminded(self, account: str) -> None:
+        await self._s.execute(
+            update(Dialog).where(Dialog.account_bidx == self._index(account)).values(remind_at=None)
+        )
+
+    async def clear_index(self, bidx: bytes) -> None:
+        """Remove an expired draft found by :meth:`due` (which may have no account)."""
+        row = await self._s.get(Dialog, bidx)
+        if row is None:
+            return
+        await self._ks.shred(row.dek_id)
+        await self._s.execute(delete(Dialog).where(Dialog.account_bidx == bidx))
 
     async def clear(self, account: str) -> None:
         bidx = self._index(account)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -96,6 +97,19 @@ class Cell(Base):
     name_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    intake_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    intake_label_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+
+
+class CellSite(Base):
+    """A building or workplace a cell covers, for routing intake: only a keyed hash of
+    the normalised place is stored, so a cold copy cannot be searched for an address."""
+
+    __tablename__ = "cell_sites"
+
+    cell_id: Mapped[str] = mapped_column(ForeignKey("cells.id"), primary_key=True)
+    site_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True, index=True)
+    words: Mapped[int] = mapped_column(Integer)  # longer matches win
 
 
 class CellKey(Base):
@@ -195,7 +209,11 @@ class Dialog(Base):
     state: Mapped[str] = mapped_column(String(32))
     dek_id: Mapped[str] = mapped_column(String(32))
     data_ct: Mapped[bytes] = mapped_column(LargeBinary)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    account_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    remind_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
 
 
 class InboundJournal(Base):
@@ -217,3 +235,73 @@ class InboundJournal(Base):
     kind: Mapped[str] = mapped_column(String(16))
     sealed_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Case(Base):
+    """A fight someone brought.  Everything the person said, who they are and how to
+    reach them is in ``body_ct`` under the case's own data key (wrapped by its cell's
+    key), so deleting that one key shreds the case, its history and its votes.
+
+    Plain columns are what deadlines and queues need: the cell, the status, the rung of
+    the escalation ladder, hour-rounded times.  ``ref_bidx`` and ``subject_bidx`` are
+    keyed hashes: a case id or a person's account found on a phone leads nowhere in a
+    cold copy.
+    """
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_cell_status", "cell_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    subject_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
+    cell_id: Mapped[str] = mapped_column(ForeignKey("cells.id"))
+    dek_id: Mapped[str] = mapped_column(String(32))
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    rung: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    vote_deadline: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    keep: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CaseEvent(Base):
+    """One line of a case's history (status change, note, relayed message, assessment),
+    encrypted under the case's data key with the event id in the associated data."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class CaseVote(Base):
+    """A ballot in the cell's open vote on a case.  ``voter_key`` is a keyed hash of case
+    and member, so a cold copy cannot tell who voted; ballots are deleted at the count."""
+
+    __tablename__ = "case_votes"
+
+    case_id: Mapped[str] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
+    )
+    voter_key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    choice_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Outcome(Base):
+    """What survives a shredded case: per cell and month, how many fights ended which
+    way and what was won in money.  No ids, no people, no text."""
+
+    __tablename__ = "outcomes"
+
+    cell_id: Mapped[str] = mapped_column(ForeignKey("cells.id"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
+    outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[int] = mapped_column(Integer, default=0)

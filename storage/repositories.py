@@ -10,15 +10,20 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from security import BacklogSealer, Keyring
+from storage.cases import CaseEventView, CaseRepository, CaseView
 from storage.cells import CellRepository, CellView, InviteRepository, InviteView
 from storage.journal import DialogRepository, DialogState, JournalEntry, JournalRepository
 from storage.keystore import KeyStore
 from storage.members import MemberRepository, MemberView
 from storage.network import NetworkRepository
+from storage.routing import IntakeCell, RoutingRepository
 
 __all__ = [
+    "CaseEventView",
+    "CaseView",
     "CellView",
     "DialogState",
+    "IntakeCell",
     "InviteView",
     "JournalEntry",
     "MemberView",
@@ -37,3 +42,5 @@ class Repositories:
         self.dialogs = DialogRepository(session, keys, self.keys)
         self.journal = JournalRepository(session, BacklogSealer(keys.backlog_public), keys)
         self.network = NetworkRepository(session)
+        self.cases = CaseRepository(session, keys, self.keys)
+        self.routing = RoutingRepository(session, keys, self.keys)

@@ -31,6 +31,11 @@ PG_ADMIN_URL = os.environ.get(
     "LANTERN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 TABLES = (
+    "case_votes",
+    "case_events",
+    "cases",
+    "outcomes",
+    "cell_sites",
     "memberships",
     "bans",
     "invites",

@@ -1,0 +1,143 @@
+"""Deadlines, read from the database: closing votes, nudging and expiring drafts,
+shredding closed cases after retention.
+
+The database is the source of truth for every deadline, so nothing is lost across a
+restart and no scheduler store holds arguments: one loop asks "what is due?" every
+``sweep_seconds``, in small batches, one transaction per item.  A sealed bot holds no
+keys and does nothing here; what fell due meanwhile is done after unseal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from functools import partial
+from typing import TYPE_CHECKING
+
+from bot import casework
+from bot.context import Context, Outgoing
+from bot.i18n import _
+from bot.logging import get_logger
+from security import Keyring
+from storage.repositories import Repositories
+
+if TYPE_CHECKING:
+    from bot.dispatcher import Dispatcher
+
+log = get_logger("lantern.timers")
+
+
+class Timers:
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self._d = dispatcher
+        self._task: asyncio.Task[None] | None = None
+
+    # --- the loop --------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._d.settings.sweep_seconds)
+            try:
+                await self.tick()
+            except Exception as exc:  # one bad item must not stop every deadline after it
+                log.error("timers_failed", error_type=type(exc).__name__)
+
+    async def tick(self) -> int:
+        """Do everything due now; how many items were handled."""
+        keys = self._d.vault.keys
+        if keys is None:
+            return 0
+        now = self._d.clock()
+        done = await self._votes(keys, now)
+        done += await self._drafts(keys, now)
+        done += await self._retention(keys, now)
+        if done:
+            log.info("timers_done", count=done)
+        return done
+
+    # --- items -----------------------------------------------------------------------
+
+    async def _in_context(
+        self, keys: Keyring, now: datetime, work: Callable[[Context], Awaitable[None]], **kw: str
+    ) -> None:
+        """One transaction; replies delivered (screened) only after it commits."""
+        outgoing: list[Outgoing] = []
+        async with self._d.db.transaction() as session:
+            repos = Repositories(session, keys)
+            ctx = Context(
+                sender=kw.get("sender", ""),
+                text="",
+                settings=self._d.settings,
+                repos=repos,
+                now=now,
+                router=self._d.router,
+                network=self._d.vault.network,
+            )
+            await work(ctx)
+            outgoing = ctx.outgoing
+        await self._d.deliver_items(outgoing, keys)
+
+    async def _votes(self, keys: Keyring, now: datetime) -> int:
+        async with self._d.db.transaction() as session:
+            due = await Repositories(session, keys).cases.due_votes(now=now)
+
+        async def close(ctx: Context, *, case_id: str) -> None:
+            case = await ctx.repos.cases.by_id(case_id, lock=True)
+            if case is not None and case.status == "voting":
+                await casework.close_vote(ctx, case)
+
+        for case_id in due:
+            await self._in_context(keys, now, partial(close, case_id=case_id))
+        return len(due)
+
+    async def _drafts(self, keys: Keyring, now: datetime) -> int:
+        async with self._d.db.transaction() as session:
+            due = await Repositories(session, keys).dialogs.due(now=now)
+        for item in due:
+            if item.account is None:
+                async with self._d.db.transaction() as session:
+                    await Repositories(session, keys).dialogs.clear_index(item.bidx)
+                continue
+            account = item.account
+            async with self._d.locks.hold(account):
+                await self._in_context(
+                    keys, now, partial(self._nudge, account=account), sender=account
+                )
+        return len(due)
+
+    async def _nudge(self, ctx: Context, *, account: str) -> None:
+        """Remind once before expiry (and ask the question again), or say it is gone."""
+        repos = ctx.repos
+        ctx.member = await repos.members.by_account(account)
+        ctx.dialog = await repos.dialogs.get(account, now=ctx.now - timedelta(days=3650))
+        if ctx.dialog is None:
+            return
+        if ctx.dialog.expires_at <= ctx.now:
+            await ctx.end_dialog()
+            ctx.reply(_("intake.expired"))
+            return
+        await repos.dialogs.reminded(account)
+        ctx.reply(_("intake.reminder"), hours=ctx.settings.intake_reminder_hours)
+        await ctx.router.reprompt(ctx)
+
+    async def _retention(self, keys: Keyring, now: datetime) -> int:
+        before = now - timedelta(days=self._d.settings.case_retention_days)
+        async with self._d.db.transaction() as session:
+            repos = Repositories(session, keys)
+            expired = await repos.cases.expired(before=before)
+            for case_id in expired:
+                await repos.cases.shred(case_id)
+        return len(expired)
