@@ -126,6 +126,7 @@ class Timers:
         if ctx.dialog is None:
             return
         if ctx.dialog.expires_at <= ctx.now:
+            ctx.language_override = ctx.language  # the draft held it; it is about to go
             await ctx.end_dialog()
             ctx.reply(_("intake.expired"))
             return

@@ -50,9 +50,11 @@ def split_ref(ctx: Context) -> tuple[str, str]:
 
 
 async def cmd_cases(ctx: Context) -> None:
+    own = await ctx.repos.cases.of_subject(ctx.sender)
+    if own and ctx.member is None:
+        ctx.language_override = own[0].subject_language  # all we know of a non-member
     lines = [
-        ctx.t(_("cases.own_line"), ref=c.ref, status=status_name(ctx.language, c))
-        for c in await ctx.repos.cases.of_subject(ctx.sender)
+        ctx.t(_("cases.own_line"), ref=c.ref, status=status_name(ctx.language, c)) for c in own
     ]
     if lines:
         lines.insert(0, ctx.t(_("cases.own_header")))
@@ -159,6 +161,8 @@ async def cmd_reply(ctx: Context) -> None:
         return
     case = await own_case(ctx, raw)
     if case is not None:
+        if ctx.member is None:
+            ctx.language_override = case.subject_language
         await _from_subject(ctx, case, text)
         return
     case = await organized_case(ctx, raw)

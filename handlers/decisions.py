@@ -74,6 +74,7 @@ async def cmd_decline(ctx: Context) -> None:
         ctx.reply(_("decline.need_reason"), ref=case.ref)
         return
     await casework.move(ctx, case, "declined", who=who(ctx), reason=reason)
+    await ctx.repos.cases.record_outcome(case.cell_id, "declined", amount=0, now=ctx.now)
     await _tell_cell(ctx, case, _("case.declined_by"))
     ctx.reply(_("decline.done"), ref=case.ref, days=ctx.settings.case_retention_days)
 

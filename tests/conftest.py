@@ -202,4 +202,5 @@ def new_account() -> str:
     return str(uuid.uuid4())
 
 
+from tests.live import booted_live, fresh_live  # noqa: E402, F401  (sandbox fixtures)
 from tests.network import Network, bootstrap  # noqa: E402  (needs Chat defined above)
