@@ -106,6 +106,8 @@ _UNSURE = frozenset(
         "no se",
         "quizás",
         "quizas",
+        "quizá",
+        "quiza",
         "tal vez",
         "?",
     }

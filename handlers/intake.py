@@ -40,8 +40,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.casework import tell_organizers
+from bot.config import SUPPORTED_LANGUAGES
 from bot.context import Context
-from bot.i18n import _, language_menu, normalise_language, parse_three_way, parse_yes_no
+from bot.i18n import (
+    _,
+    language_menu,
+    normalise_language,
+    parse_three_way,
+    parse_yes_no,
+    translate,
+)
 from bot.router import Audience, Router, Step
 from storage.repositories import IntakeCell
 
@@ -79,7 +87,9 @@ async def cmd_intake(ctx: Context) -> None:
 
 
 async def ask_language(ctx: Context) -> None:
-    ctx.reply(_("intake.ask_language"), menu=language_menu())
+    """Asked in every language: we don't know theirs yet."""
+    lines = [translate(code, _("intake.ask_language")) for code in SUPPORTED_LANGUAGES]
+    ctx.reply_text("\n".join([*lines, language_menu()]))
 
 
 async def answer_language(ctx: Context) -> None:

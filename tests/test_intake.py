@@ -34,8 +34,8 @@ async def test_intake_stranger_in_english_from_first_question_to_case_id(
 ) -> None:
     await open_intake(chat, net)
     rosa = new_account()
-    assert await chat.say(rosa, "intake") == en(
-        "intake.ask_language", menu="1. English\n2. Español"
+    assert await chat.say(rosa, "intake") == "\n".join(
+        [en("intake.ask_language"), es("intake.ask_language"), "1. English", "2. Español"]
     )
     assert await chat.send(rosa, "1") == [en("intake.intro"), en("intake.ask_what")]
     expected = [
@@ -136,7 +136,7 @@ async def test_intake_unclear_structured_answers_are_asked_again(net: Network, c
     await chat.send(cy, "2")
     for answer in ANSWERS_ES[:5]:
         await chat.send(cy, answer)
-    assert await chat.say(cy, "quizá mañana") == es("intake.unclear_three")
+    assert await chat.say(cy, "mañana") == es("intake.unclear_three")
     assert await chat.say(cy, "3") == es("intake.ask_commit")
     assert await chat.say(cy, "depende") == es("intake.unclear_yes_no")
     assert await chat.say(cy, "si") == es("intake.ask_contact")

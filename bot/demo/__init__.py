@@ -43,6 +43,7 @@ FINDERS = {
     "code": re.compile(r"^([0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{5})$"),  # a message of its own
     "share": re.compile(r"^([a-z]+(?: [a-z]+){19,32})$", re.MULTILINE),  # SLIP-39 words
     "ref": re.compile(r"\(ref ([0-9A-Z]{5})\)"),
+    "case": re.compile(r"\b([0-9A-Z]{4}-[0-9A-Z]{4})\b"),  # a case id
 }
 MESSAGE = re.compile(r"^([^\s:]+):(.*)$")
 VARIABLE = re.compile(r"\{(\w+)\}")
