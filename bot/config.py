@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -209,6 +209,8 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         env_only = Settings()
         merged = {**file_values, **env_only.model_dump(exclude_unset=True), **overrides}
         return Settings.model_validate(merged)
+    except SettingsError as exc:  # an environment value that is not valid JSON, say
+        raise ConfigError(f"environment: {exc}") from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

@@ -78,8 +78,8 @@ async def _case_in_my_cell(
 ) -> CaseView | None:
     """Membership of the case's cell is checked *before* anything is decrypted."""
     ref = normalise_case_ref(raw)
-    if ctx.member is None or ref is None:
-        return None
+    if ctx.member is None or ctx.member.quarantined or ref is None:
+        return None  # a changed safety number: no case powers until verified in person
     found = await ctx.repos.cases.locate(ref)
     role = None if found is None else await ctx.repos.cells.role_in(ctx.member.id, found[1])
     if found is None or role is None or (organizer and role != "organizer"):

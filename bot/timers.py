@@ -3,7 +3,8 @@ shredding closed cases after retention.
 
 The database is the source of truth for every deadline, so nothing is lost across a
 restart and no scheduler store holds arguments: one loop asks "what is due?" every
-``sweep_seconds``, in small batches, one transaction per item.  A sealed bot holds no
+``sweep_seconds``, in small batches: one transaction per vote and per draft (each may
+send messages), one per batch of shredded cases.  A sealed bot holds no
 keys and does nothing here; what fell due meanwhile is done after unseal.
 """
 

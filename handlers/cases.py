@@ -58,7 +58,7 @@ async def cmd_cases(ctx: Context) -> None:
     ]
     if lines:
         lines.insert(0, ctx.t(_("cases.own_header")))
-    if ctx.member is not None and ctx.is_organizer:
+    if ctx.member is not None and ctx.is_organizer and not ctx.member.quarantined:
         cells = [
             c for c, role in await ctx.repos.cells.cells_of(ctx.member.id) if role == "organizer"
         ]

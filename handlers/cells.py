@@ -117,8 +117,7 @@ async def _cell_site(ctx: Context, raw: str, *, remove: bool) -> None:
     if not done:
         ctx.reply(_("cell.site_missing") if remove else _("cell.site_usage"))
         return
-    count = await routing.site_count(cell.id)
-    ctx.reply(_("cell.site_removed") if remove else _("cell.site_added"), ref=cell.ref, count=count)
+    ctx.reply(_("cell.site_removed") if remove else _("cell.site_added"), ref=cell.ref)
 
 
 async def cmd_cells(ctx: Context) -> None:

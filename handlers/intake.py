@@ -73,7 +73,7 @@ def _lifetime(settings: object) -> tuple[timedelta, timedelta | None]:
 
 
 async def cmd_intake(ctx: Context) -> None:
-    if not await ctx.repos.routing.any_route():
+    if not await ctx.repos.routing.any_open():
         ctx.reply(_("intake.closed"))
         return
     menu = len(await ctx.repos.routing.open_cells()) >= 2

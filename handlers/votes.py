@@ -70,7 +70,8 @@ async def _open(ctx: Context, raw: str, hours: int) -> None:
     if not 1 <= hours <= MAX_HOURS:
         ctx.reply(_("vote.hours_invalid"), max=MAX_HOURS)
         return
-    deadline = ctx.now + timedelta(hours=hours)
+    # to the minute: a stored deadline should not say to the second when the vote began
+    deadline = (ctx.now + timedelta(hours=hours, minutes=1)).replace(second=0, microsecond=0)
     await ctx.repos.cases.open_vote(case.id, deadline=deadline, now=ctx.now)
     assert ctx.member is not None
     await ctx.repos.cases.add_event(

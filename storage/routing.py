@@ -115,28 +115,16 @@ class RoutingRepository:
         )
         return bool(getattr(result, "rowcount", 0))
 
-    async def site_count(self, cell_id: str) -> int:
+    async def any_open(self) -> bool:
+        """Intake starts only if some live cell takes fights.  Places alone are not
+        enough: a case always has somewhere to go, so no answer tells whether a place
+        is covered."""
         found = await self._s.scalar(
-            select(func.count()).select_from(CellSite).where(CellSite.cell_id == cell_id)
-        )
-        return int(found or 0)
-
-    async def any_route(self) -> bool:
-        """Whether intake can go anywhere: an open cell, or a live cell covering places."""
-        open_cell = await self._s.scalar(
             select(Cell.id)
             .where(Cell.intake_open.is_(True), Cell.retired_at.is_(None), Cell.kind == "cell")
             .limit(1)
         )
-        if open_cell is not None:
-            return True
-        site = await self._s.scalar(
-            select(CellSite.cell_id)
-            .join(Cell, Cell.id == CellSite.cell_id)
-            .where(Cell.retired_at.is_(None))
-            .limit(1)
-        )
-        return site is not None
+        return found is not None
 
     async def match(self, place: str) -> str | None:
         """The live cell covering the longest run of words in ``place``, if any.

@@ -253,3 +253,19 @@ async def test_case_spanish_organizer_works_in_spanish(
     assert last(messenger, case.subject) == [
         en("subject.declined", ref=case.ref, reason="fuera de zona")
     ]
+
+
+async def test_case_powers_withheld_from_an_organizer_whose_phone_changed(
+    net: Network, chat: Chat, messenger: FakeMessenger
+) -> None:
+    case = await fight(chat, net)
+    orga, ref = net.organizer, case.ref
+    messenger.change_identity(orga)
+    messenger.changed.discard(orga)  # sends still work: only the key differs
+    assert await chat.send(orga, f"case {ref}") == [en("quarantine.withheld")]
+    assert await chat.say(orga, "cases") == en("cases.none")
+    assert await chat.say(orga, f"reply {ref} hi") == en("case.not_found", ref=ref)
+    assert await chat.say(orga, f"vote {ref} yes") == en("vote.not_open", ref=ref)
+    assert en("relay.to_subject", ref=ref, text="hi") not in [
+        t for a, t in messenger.sent if a == case.subject
+    ]
