@@ -42,6 +42,16 @@ async def cmd_status(ctx: Context) -> None:
             _("status.mode_shares") if ctx.network.mode == "shares" else _("status.mode_passphrase")
         ),
     )
+    totals = await ctx.repos.cases.outcome_totals()
+    if totals:
+        ctx.reply(
+            _("status.outcomes"),
+            won=totals.get("won", (0, 0))[0],
+            amount=totals.get("won", (0, 0))[1] + totals.get("settled", (0, 0))[1],
+            lost=totals.get("lost", (0, 0))[0],
+            settled=totals.get("settled", (0, 0))[0],
+            declined=totals.get("declined", (0, 0))[0],
+        )
 
 
 def register(router: Router) -> None:

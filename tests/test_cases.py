@@ -90,6 +90,9 @@ async def test_case_full_life_subject_hears_every_step(
     async with app.db.transaction() as session:
         outcome = (await session.scalars(select(Outcome))).one()
     assert (outcome.outcome, outcome.count, outcome.amount) == ("won", 1, 1200)
+    assert (await chat.send(net.coordinators[0], "status"))[-1] == en(
+        "status.outcomes", won=1, settled=0, lost=0, declined=0, amount=1200
+    )
     details = await chat.say(orga, f"case {ref}")
     for line in ("→ accepted", "climbed to", "→ campaign under way", "→ won", "→ closed"):
         assert line in details
