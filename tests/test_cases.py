@@ -157,7 +157,7 @@ async def test_case_vote_tie_returns_to_assessing_then_a_late_vote_is_refused(
     await chat.send(ana, f"vote {ref} yes")
     after_deadline = later + timedelta(hours=2)
     chat.dispatcher.clock = lambda: after_deadline
-    deadline = when(later + timedelta(hours=1))
+    deadline = when((later + timedelta(hours=1, minutes=1)).replace(second=0, microsecond=0))
     too_late = await chat.send(cy, f"vote {ref} no")
     assert too_late[-1] == en("vote.too_late", ref=ref, deadline=deadline)
     assert await status(app) == "accepted", "1 yes (ana), the late no not counted"
