@@ -142,4 +142,6 @@ class Timers:
             expired = await repos.cases.expired(before=before)
             for case_id in expired:
                 await repos.cases.shred(case_id)
+        if expired:
+            await self._d.db.checkpoint()  # SQLite: no copy of the shredded keys in the WAL
         return len(expired)

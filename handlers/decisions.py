@@ -30,6 +30,7 @@ OUTCOME_WORDS = {
     "acuerdo": "settled",
     "arreglo": "settled",
 }
+MAX_AMOUNT = 10**12
 _AMOUNT = re.compile(r"^[$€£]?(\d{1,3}(?:[,.]\d{3})+|\d+)(?:[.,]\d{1,2})?[$€£]?$")
 
 
@@ -107,7 +108,10 @@ def parse_amount(note: str) -> tuple[int, str]:
     found = _AMOUNT.match(first)
     if not found:
         return 0, note
-    return int(re.sub(r"[,.]", "", found.group(1))), rest.strip()
+    amount = int(re.sub(r"[,.]", "", found.group(1)))
+    if amount > MAX_AMOUNT:
+        return 0, note  # not an amount anyone won: kept as text, not summed
+    return amount, rest.strip()
 
 
 async def cmd_ladder(ctx: Context) -> None:

@@ -252,6 +252,7 @@ async def answer_confirm(ctx: Context) -> None:
         ctx,
         cell_id,
         _("case.announce"),
+        sensitive=True,
         ref=case.ref,
         handle=name,
         cell=cell.name,

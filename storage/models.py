@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -97,7 +99,7 @@ class Cell(Base):
     name_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    intake_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    intake_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     intake_label_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
@@ -304,4 +306,4 @@ class Outcome(Base):
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM
     outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
-    amount: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)

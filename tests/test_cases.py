@@ -272,3 +272,13 @@ async def test_case_powers_withheld_from_an_organizer_whose_phone_changed(
     assert en("relay.to_subject", ref=ref, text="hi") not in [
         t for a, t in messenger.sent if a == case.subject
     ]
+
+
+def test_close_amount_is_read_only_when_it_looks_like_one() -> None:
+    from handlers.decisions import parse_amount
+
+    assert parse_amount("1,200 deposits back") == (1200, "deposits back")
+    assert parse_amount("$350.50") == (350, "")
+    assert parse_amount("1.200,00€ fianza") == (1200, "fianza")
+    assert parse_amount("all six deposits") == (0, "all six deposits")
+    assert parse_amount("3000000000000000 nonsense") == (0, "3000000000000000 nonsense")

@@ -104,7 +104,7 @@ def upgrade() -> None:
         sa.Column("month", sa.String(length=7), nullable=False),
         sa.Column("outcome", sa.String(length=16), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
-        sa.Column("amount", sa.Integer(), nullable=False),
+        sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["cell_id"], ["cells.id"], name=op.f("fk_outcomes_cell_id_cells")),
         sa.PrimaryKeyConstraint("cell_id", "month", "outcome", name=op.f("pk_outcomes")),
     )
