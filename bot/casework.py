@@ -181,8 +181,8 @@ async def accept(ctx: Context, case: CaseView, *, who: str) -> CaseView:
 async def close_vote(ctx: Context, case: CaseView) -> str:
     """Count, erase the ballots, record and announce the result; move the case on."""
     repos = ctx.repos
-    ballots = await repos.cases.tally(case.id)
-    await repos.cases.clear_votes(case.id)
+    ballots = await repos.ballots.tally(case.id)
+    await repos.ballots.clear_votes(case.id)
     result = count(ballots)
     numbers = {k: ballots.get(k, 0) for k in CHOICES}
     await repos.cases.add_event(

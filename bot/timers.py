@@ -93,7 +93,7 @@ class Timers:
 
     async def _votes(self, keys: Keyring, now: datetime) -> int:
         async with self._d.db.transaction() as session:
-            due = await Repositories(session, keys).cases.due_votes(now=now)
+            due = await Repositories(session, keys).ballots.due_votes(now=now)
 
         async def close(ctx: Context, *, case_id: str) -> None:
             case = await ctx.repos.cases.by_id(case_id, lock=True)

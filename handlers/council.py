@@ -42,7 +42,7 @@ async def cmd_status(ctx: Context) -> None:
             _("status.mode_shares") if ctx.network.mode == "shares" else _("status.mode_passphrase")
         ),
     )
-    totals = await ctx.repos.cases.outcome_totals()
+    totals = await ctx.repos.outcomes.outcome_totals()
     if totals:
         ctx.reply(
             _("status.outcomes"),

@@ -75,7 +75,7 @@ async def cmd_decline(ctx: Context) -> None:
         ctx.reply(_("decline.need_reason"), ref=case.ref)
         return
     await casework.move(ctx, case, "declined", who=who(ctx), reason=reason)
-    await ctx.repos.cases.record_outcome(case.cell_id, "declined", amount=0, now=ctx.now)
+    await ctx.repos.outcomes.record_outcome(case.cell_id, "declined", amount=0, now=ctx.now)
     await _tell_cell(ctx, case, _("case.declined_by"))
     ctx.reply(_("decline.done"), ref=case.ref, days=ctx.settings.case_retention_days)
 
@@ -96,7 +96,7 @@ async def cmd_close(ctx: Context) -> None:
         return
     amount, note = parse_amount(note.strip())
     await casework.move(ctx, case, outcome, who=who(ctx), reason=note)
-    await ctx.repos.cases.record_outcome(case.cell_id, outcome, amount=amount, now=ctx.now)
+    await ctx.repos.outcomes.record_outcome(case.cell_id, outcome, amount=amount, now=ctx.now)
     await _tell_cell(ctx, case, _("case.closed_by"))
     ctx.reply(_("close.done"), ref=case.ref, days=ctx.settings.case_retention_days)
 

@@ -117,14 +117,14 @@ async def _cast(ctx: Context, raw: str, choice: str) -> None:
         ctx.reply(_("vote.too_late"), ref=case.ref, deadline=when(ctx, case.vote_deadline))
         return
     assert ctx.member is not None
-    changed = await ctx.repos.cases.cast(case.id, ctx.member.id, choice)
+    changed = await ctx.repos.ballots.cast(case.id, ctx.member.id, choice)
     ctx.reply(
         _("vote.changed") if changed else _("vote.recorded"),
         ref=case.ref,
         choice=ctx.t(CHOICE_NAMES[choice]),
         deadline=when(ctx, case.vote_deadline),
     )
-    ballots = await ctx.repos.cases.tally(case.id)
+    ballots = await ctx.repos.ballots.tally(case.id)
     if sum(ballots.values()) >= await ctx.repos.cells.headcount(case.cell_id):
         await casework.close_vote(ctx, case)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,7 +25,7 @@ from security import FieldCipher, Keyring
 from security.codes import new_case_ref
 from storage.common import ad, aware
 from storage.keystore import KeyMissingError, KeyStore
-from storage.models import Case, CaseEvent, CaseVote, Outcome
+from storage.models import Case, CaseEvent, CaseVote
 
 PURPOSE = "case"
 CLOSED = "closed"
@@ -79,9 +78,6 @@ class CaseRepository:
 
     def _subject_index(self, account: str) -> bytes:
         return self._k.index.digest("subject", account.lower())
-
-    def _voter_key(self, case_id: str, member_id: str) -> bytes:
-        return self._k.index.digest("ballot", f"{case_id}|{member_id}")
 
     async def _dek(self, row: Case) -> FieldCipher:
         return await self._ks.data_key(row.dek_id, PURPOSE, row.id)
@@ -327,48 +323,6 @@ class CaseRepository:
             )
         return views
 
-    # --- votes -----------------------------------------------------------------------
-
-    async def cast(self, case_id: str, member_id: str, choice: str) -> bool:
-        """Record or change a ballot; True if this member had voted before."""
-        row = await self._s.get(Case, case_id)
-        if row is None:
-            raise KeyMissingError("case gone")
-        dek = await self._dek(row)
-        voter = self._voter_key(case_id, member_id)
-        blob = dek.encrypt_text(choice, ad=ad("case_votes", "choice", case_id, voter.hex()))
-        ballot = await self._s.get(CaseVote, (case_id, voter))
-        if ballot is not None:
-            ballot.choice_ct = blob
-            await self._s.flush()
-            return True
-        self._s.add(CaseVote(case_id=case_id, voter_key=voter, choice_ct=blob))
-        await self._s.flush()
-        return False
-
-    async def tally(self, case_id: str) -> Counter[str]:
-        row = await self._s.get(Case, case_id)
-        if row is None:
-            return Counter()
-        dek = await self._dek(row)
-        ballots = (await self._s.scalars(select(CaseVote).where(CaseVote.case_id == case_id))).all()
-        return Counter(
-            dek.decrypt_text(b.choice_ct, ad=ad("case_votes", "choice", case_id, b.voter_key.hex()))
-            for b in ballots
-        )
-
-    async def clear_votes(self, case_id: str) -> None:
-        await self._s.execute(delete(CaseVote).where(CaseVote.case_id == case_id))
-
-    async def due_votes(self, *, now: datetime, limit: int = 50) -> list[str]:
-        rows = await self._s.scalars(
-            select(Case.id)
-            .where(Case.status == "voting", Case.vote_deadline <= now)
-            .order_by(Case.vote_deadline)
-            .limit(limit)
-        )
-        return list(rows.all())
-
     # --- end of life -----------------------------------------------------------------
 
     async def expired(self, *, before: datetime, limit: int = 50) -> list[str]:
@@ -381,7 +335,8 @@ class CaseRepository:
         return list(rows.all())
 
     async def shred(self, case_id: str) -> None:
-        """Delete the case's data key first: from then on nothing of it can be read."""
+        """Delete the case's data key first: from then on nothing of it (history,
+        ballots) can be read."""
         row = await self._s.get(Case, case_id)
         if row is None:
             return
@@ -389,25 +344,3 @@ class CaseRepository:
         await self._s.execute(delete(CaseVote).where(CaseVote.case_id == case_id))
         await self._s.execute(delete(CaseEvent).where(CaseEvent.case_id == case_id))
         await self._s.execute(delete(Case).where(Case.id == case_id))
-
-    async def record_outcome(
-        self, cell_id: str, outcome: str, *, amount: int, now: datetime
-    ) -> None:
-        month = now.strftime("%Y-%m")
-        row = await self._s.get(Outcome, (cell_id, month, outcome))
-        if row is None:
-            self._s.add(
-                Outcome(cell_id=cell_id, month=month, outcome=outcome, count=1, amount=amount)
-            )
-        else:
-            row.count += 1
-            row.amount += amount
-        await self._s.flush()
-
-    async def outcome_totals(self, cell_ids: list[str] | None = None) -> dict[str, tuple[int, int]]:
-        """outcome -> (count, amount), over the given cells or the whole network."""
-        query = select(Outcome.outcome, func.sum(Outcome.count), func.sum(Outcome.amount))
-        if cell_ids is not None:
-            query = query.where(Outcome.cell_id.in_(cell_ids))
-        rows = (await self._s.execute(query.group_by(Outcome.outcome))).all()
-        return {str(o): (int(c or 0), int(a or 0)) for o, c, a in rows}

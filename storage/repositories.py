@@ -10,12 +10,14 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from security import BacklogSealer, Keyring
+from storage.ballots import BallotRepository
 from storage.cases import CaseEventView, CaseRepository, CaseView
 from storage.cells import CellRepository, CellView, InviteRepository, InviteView
 from storage.journal import DialogRepository, DialogState, JournalEntry, JournalRepository
 from storage.keystore import KeyStore
 from storage.members import MemberRepository, MemberView
 from storage.network import NetworkRepository
+from storage.outcomes import OutcomeRepository
 from storage.routing import IntakeCell, RoutingRepository
 
 __all__ = [
@@ -43,4 +45,6 @@ class Repositories:
         self.journal = JournalRepository(session, BacklogSealer(keys.backlog_public), keys)
         self.network = NetworkRepository(session)
         self.cases = CaseRepository(session, keys, self.keys)
+        self.ballots = BallotRepository(session, keys, self.keys)
+        self.outcomes = OutcomeRepository(session)
         self.routing = RoutingRepository(session, keys, self.keys)
