@@ -51,11 +51,11 @@ from bot.i18n import (
     translate,
 )
 from bot.router import Audience, Router, Step
-from storage.repositories import IntakeCell
 
 FLOW = "intake"
 TEXT_MAX = 2000
 NAME_MAX = 40
+MENU_MAX = 9  # groups listed for the person to pick from
 FREE_TEXT = {
     "what": _("intake.ask_what"),
     "target": _("intake.ask_target"),
@@ -76,7 +76,8 @@ async def cmd_intake(ctx: Context) -> None:
     if not await ctx.repos.routing.any_open():
         ctx.reply(_("intake.closed"))
         return
-    menu = len(await ctx.repos.routing.open_cells()) >= 2
+    count = len(await ctx.repos.routing.open_ids(limit=MENU_MAX + 1))
+    menu = 2 <= count <= MENU_MAX  # more groups than fit a phone screen: the place decides
     data = {"stranger": ctx.member is None, "menu": menu}
     if ctx.member is None:
         ctx.set_timer(ctx.settings.disappearing_timer)
@@ -168,12 +169,8 @@ async def answer_name(ctx: Context) -> None:
     await ctx.router.advance(ctx)
 
 
-async def _open_cells(ctx: Context) -> list[IntakeCell]:
-    return await ctx.repos.routing.open_cells()
-
-
 async def ask_cell(ctx: Context) -> None:
-    cells = await _open_cells(ctx)
+    cells = await ctx.repos.routing.open_cells(limit=MENU_MAX)
     menu = "\n".join(f"{i}. {cell.label}" for i, cell in enumerate(cells, start=1))
     await ctx.update_dialog(choices=[cell.id for cell in cells])
     ctx.reply(_("intake.ask_cell"), menu=menu)
@@ -262,17 +259,14 @@ async def answer_confirm(ctx: Context) -> None:
 
 async def _route(ctx: Context, data: dict[str, object]) -> str | None:
     """The person's pick, else the place, else the least busy open group."""
-    open_ids = [cell.id for cell in await _open_cells(ctx)]
+    open_ids = await ctx.repos.routing.open_ids()
     picked = str(data.get("cell") or "")
     if picked in open_ids:
         return picked
     matched = await ctx.repos.routing.match(str(data.get("site", "")))
     if matched is not None:
         return matched
-    if not open_ids:
-        return None
-    loads = [(await ctx.repos.cases.count_open(cell_id), i) for i, cell_id in enumerate(open_ids)]
-    return open_ids[min(loads)[1]]
+    return await ctx.repos.cases.least_busy(open_ids)
 
 
 def register(router: Router) -> None:

@@ -210,13 +210,17 @@ class CaseRepository:
         )
         return [v for row in rows.all() if (v := await self._live_view(row)) is not None]
 
-    async def count_open(self, cell_id: str) -> int:
-        found = await self._s.scalar(
-            select(func.count())
-            .select_from(Case)
-            .where(Case.cell_id == cell_id, Case.status != CLOSED)
+    async def least_busy(self, cell_ids: list[str]) -> str | None:
+        """The cell with the fewest open cases (the first listed on a tie), in one query."""
+        if not cell_ids:
+            return None
+        rows = await self._s.execute(
+            select(Case.cell_id, func.count())
+            .where(Case.cell_id.in_(cell_ids), Case.status != CLOSED)
+            .group_by(Case.cell_id)
         )
-        return int(found or 0)
+        loads = {str(cell): int(n) for cell, n in rows.all()}
+        return min(cell_ids, key=lambda cell: (loads.get(cell, 0), cell_ids.index(cell)))
 
     async def set_status(
         self, case_id: str, status: str, *, now: datetime, outcome: str | None = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from security import Keyring
@@ -75,15 +75,24 @@ class RoutingRepository:
             update(Cell).where(Cell.id == cell_id).values(intake_open=False, intake_label_ct=None)
         )
 
-    async def open_cells(self) -> list[IntakeCell]:
-        """Live cells open for intake, oldest first (a stable menu order)."""
-        rows = (
-            await self._s.scalars(
-                select(Cell)
-                .where(Cell.intake_open.is_(True), Cell.retired_at.is_(None), Cell.kind == "cell")
-                .order_by(Cell.created_at, Cell.id)
-            )
-        ).all()
+    def _open(self) -> Select[tuple[Cell]]:
+        return (
+            select(Cell)
+            .where(Cell.intake_open.is_(True), Cell.retired_at.is_(None), Cell.kind == "cell")
+            .order_by(Cell.created_at, Cell.id)
+        )
+
+    async def open_ids(self, *, limit: int | None = None) -> list[str]:
+        """Ids of live cells open for intake, oldest first, without decrypting anything."""
+        query = self._open().with_only_columns(Cell.id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [str(found) for found in (await self._s.scalars(query)).all()]
+
+    async def open_cells(self, *, limit: int) -> list[IntakeCell]:
+        """Live cells open for intake with their labels, oldest first (a stable menu
+        order); at most ``limit``, so a menu never costs more than its length."""
+        rows = (await self._s.scalars(self._open().limit(limit))).all()
         cells = []
         for row in rows:
             if row.intake_label_ct is None or row.dek_id is None:
