@@ -76,6 +76,7 @@ from bot.identities import Identity
 from bot.logging import configure_logging
 from bot.ratelimit import RateLimiter
 from bot.setup import init_network
+from handlers.intake import MENU_MAX
 from security import BacklogSealer, Keyring
 from storage.common import ad
 from storage.db import execute_autocommit, is_sqlite
@@ -447,6 +448,8 @@ async def walk_intake(bench: Bench) -> dict[str, tuple[str, dict[str, Any]]]:
     for body, state in steps:
         draft = await read_draft(bench, who)
         at = None if draft is None else draft[1]
+        if state == "cell" and at == "confirm" and len(bench.cells) > MENU_MAX:
+            continue  # too many groups for a menu: the place decides
         if at != state:
             raise RuntimeError(f"intake: expected question {state!r}, the draft is at {at!r}")
         if draft is not None and state in ("target", "name", "confirm"):
@@ -454,9 +457,12 @@ async def walk_intake(bench: Bench) -> dict[str, tuple[str, dict[str, Any]]]:
         replies[str(state)] = await bench.ask(who, body)
     if replies["target"] != [translate("en", "intake.ask_site")]:
         raise RuntimeError(f"intake answer: unexpected reply {replies['target']!r}")
-    last = f"{len(bench.cells)}. Group {len(bench.cells)}"
-    if len(replies["name"]) != 1 or last not in replies["name"][0]:
-        raise RuntimeError(f"intake: no menu of {len(bench.cells)} groups: {replies['name']!r}")
+    if len(bench.cells) <= MENU_MAX:
+        last = f"{len(bench.cells)}. Group {len(bench.cells)}"
+        if len(replies["name"]) != 1 or last not in replies["name"][0]:
+            raise RuntimeError(f"intake: no menu of {len(bench.cells)} groups: {replies['name']!r}")
+    elif translate("en", "intake.ask_confirm") not in replies["name"]:
+        raise RuntimeError(f"intake: expected the summary, got {replies['name']!r}")
     found = CASE_REF.search("\n".join(replies["confirm"]))
     done = found and translate("en", "intake.done", ref=found.group(1))
     if found is None or done not in replies["confirm"]:
@@ -964,7 +970,7 @@ def median(samples: list[float]) -> float:
 
 HEADERS = {
     "answer": "answer",
-    "menu": "name→menu",
+    "menu": "name→next",
     "confirm": "confirm",
     "cases": "cases",
     "case": "case <id>",
@@ -1031,8 +1037,9 @@ def report(results: list[Result], rounds: int, case_rounds: int) -> None:
             f"intake latency, ms: p50 / p95 ({case_rounds} samples)",
             INTAKE,
             lambda r: r.casework,
-            caption="answer = a free-text answer mid-dialog; name→menu = the answer that "
-            "brings the menu of open groups; confirm = case created, routed by place",
+            caption="answer = a free-text answer mid-dialog; name→next = the answer that "
+            "brings the group menu (≤9 open groups) or the summary; "
+            "confirm = case created, routed by place",
             digits=1,
         )
     )
