@@ -103,6 +103,70 @@ class Settings(BaseSettings):
         gt=0,
         description="How often deadlines (votes, draft reminders, retention) are checked.",
     )
+    send_rate_per_second: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="Outbound messages per second to Signal (token bucket refill). Signal's "
+        "limits are unpublished and strict; raise with care.",
+    )
+    send_burst: int = Field(default=5, ge=1, description="Messages sent at once above that rate.")
+    send_max_attempts: int = Field(
+        default=12,
+        ge=1,
+        description="Tries per message before it is recorded as failed (rate-limited tries "
+        "do not count).",
+    )
+    retry_base_seconds: float = Field(
+        default=30.0, gt=0, description="First wait after a failed send; doubles each time."
+    )
+    retry_max_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Longest wait between tries (Signal's rate limits can last a day).",
+    )
+    callout_reminders_hours: list[float] = Field(
+        default_factory=lambda: [24.0, 2.0],
+        description="Reminders to confirmed people this long before an action; one at or "
+        "after the reveal time carries the place.",
+    )
+    callout_nudge_hours: float = Field(
+        default=24.0, ge=0, description="Nudge people who answered maybe (0: never)."
+    )
+    reveal_hours: float = Field(
+        default=2.0,
+        ge=0,
+        description="Default: the place is sent to confirmed people this long before.",
+    )
+    underfill_hours: float = Field(
+        default=24.0,
+        ge=0,
+        description="Ask coordinators about an under-filled action (or an empty role slot) "
+        "this long before it (0: never).",
+    )
+    triage_hours: float = Field(
+        default=48.0, gt=0, description="Ask coordinators about a case waiting in triage this long."
+    )
+    stall_days: float = Field(
+        default=14.0,
+        gt=0,
+        description="Ask coordinators about an active campaign with no action this long.",
+    )
+    prompt_step_minutes: int = Field(
+        default=120,
+        ge=1,
+        description="How long each coordinator in the chain has to answer a prompt.",
+    )
+    prompt_mode: Literal["chain", "all"] = Field(
+        default="chain",
+        description="Ask coordinators one after another (chain) or all at once (all).",
+    )
+    debrief_hours: float = Field(
+        default=3.0, ge=0, description="Ask for a debrief this long after an action starts."
+    )
+    outbox_keep_days: int = Field(
+        default=7, ge=1, description="Delivery tombstones (no text, no recipient) kept this long."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_number")
@@ -157,6 +221,13 @@ class Settings(BaseSettings):
         if any(not step or len(step) > 80 for step in steps) or len(steps) > 12:
             raise ValueError("needs 1 to 12 steps of 1 to 80 characters each")
         return steps
+
+    @field_validator("callout_reminders_hours")
+    @classmethod
+    def _reminders(cls, value: list[float]) -> list[float]:
+        if len(value) > 6 or any(not 0 < h <= 24 * 14 for h in value):
+            raise ValueError("up to 6 reminders, each between 0 and 336 hours before")
+        return sorted(set(value), reverse=True)
 
     @model_validator(mode="after")
     def _reminder_before_expiry(self) -> Settings:

@@ -34,14 +34,30 @@ class IdentityPort(Protocol):
     async def trust(self, account: str, safety_number: str) -> None: ...
 
 
+# Outbox priorities: lower goes first.  A person waiting for an answer comes before a new
+# urgent call-out, which comes before routine reminders, which come before bulk work.
+REPLY = 0
+URGENT = 1
+ROUTINE = 2
+BULK = 3
+
+
 @dataclass(frozen=True)
 class Outgoing:
-    """One thing to do on Signal after commit: send a text or set a conversation timer."""
+    """One thing to do on Signal after commit: send a text or set a conversation timer.
+
+    Written to the outbox in the same transaction as the change that caused it, then
+    sent.  ``batch`` groups a fan-out for progress counts (an opaque id); ``tag`` names the
+    call-out a message is, so a reaction to it can be read as an answer.
+    """
 
     account: str
     text: str | None = None
     timer_seconds: int | None = None
     sensitive: bool = False  # need-to-know content: withheld from a quarantined person
+    priority: int = REPLY
+    batch: str | None = None
+    tag: str | None = None
 
 
 @dataclass

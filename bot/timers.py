@@ -21,6 +21,7 @@ from bot import casework
 from bot.context import Context, Outgoing
 from bot.i18n import _
 from bot.logging import get_logger
+from bot.sweeps import registered
 from security import Keyring
 from storage.repositories import Repositories
 
@@ -34,6 +35,10 @@ class Timers:
     def __init__(self, dispatcher: Dispatcher) -> None:
         self._d = dispatcher
         self._task: asyncio.Task[None] | None = None
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        return self._d
 
     # --- the loop --------------------------------------------------------------------
 
@@ -65,13 +70,15 @@ class Timers:
         done = await self._votes(keys, now)
         done += await self._drafts(keys, now)
         done += await self._retention(keys, now)
+        for sweep in registered():
+            done += await sweep(self, keys, now)
         if done:
             log.info("timers_done", count=done)
         return done
 
     # --- items -----------------------------------------------------------------------
 
-    async def _in_context(
+    async def in_context(
         self, keys: Keyring, now: datetime, work: Callable[[Context], Awaitable[None]], **kw: str
     ) -> None:
         """One transaction; replies delivered (screened) only after it commits."""
@@ -101,7 +108,7 @@ class Timers:
                 await casework.close_vote(ctx, case)
 
         for case_id in due:
-            await self._in_context(keys, now, partial(close, case_id=case_id))
+            await self.in_context(keys, now, partial(close, case_id=case_id))
         return len(due)
 
     async def _drafts(self, keys: Keyring, now: datetime) -> int:
@@ -114,7 +121,7 @@ class Timers:
                 continue
             account = item.account
             async with self._d.locks.hold(account):
-                await self._in_context(
+                await self.in_context(
                     keys, now, partial(self._nudge, account=account), sender=account
                 )
         return len(due)

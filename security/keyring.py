@@ -52,6 +52,8 @@ class Keyring:
         self.index = BlindIndex(derive(root_key, b"lantern/blind-index/v1"))
         self.kek_wrap = FieldCipher(derive(root_key, b"lantern/kek-wrap/v1"))
         self.network = FieldCipher(derive(root_key, b"lantern/network/v1"))
+        # queued outbound messages: transient (the text is dropped once sent)
+        self.outbox = FieldCipher(derive(root_key, b"lantern/outbox/v1"))
         seed = derive(root_key, b"lantern/backlog/v1")
         self.backlog = BacklogOpener(X25519PrivateKey.from_private_bytes(seed))
         self._keks: dict[tuple[str, int], FieldCipher] = {}

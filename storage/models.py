@@ -12,13 +12,17 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
+    Table,
+    Unicode,
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -101,6 +105,9 @@ class Cell(Base):
     retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     intake_open: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     intake_label_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    group_ct: Mapped[bytes | None] = mapped_column(
+        LargeBinary, nullable=True
+    )  # opt-in announcement group
 
 
 class CellSite(Base):
@@ -270,6 +277,7 @@ class Case(Base):
         DateTime(timezone=True), nullable=True, index=True
     )
     keep: Mapped[bool] = mapped_column(Boolean, default=False)
+    paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class CaseEvent(Base):
@@ -307,3 +315,170 @@ class Outcome(Base):
     outcome: Mapped[str] = mapped_column(String(16), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     amount: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class OutboxMessage(Base):
+    """One message to one recipient, written in the same transaction as the change that
+    caused it and sent afterwards, one recipient per request, under the rate limit.
+
+    ``body_ct`` (recipient account, text, timer, need-to-know flag, reaction tag) is
+    encrypted with the outbox key and set to NULL once the message is sent or given up:
+    what stays is a tombstone with a state, for progress counts.  ``batch`` is an opaque
+    id (a call-out's, a prompt's) so an organizer can see how far a fan-out got.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "state", "priority", "not_before"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    batch: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    priority: Mapped[int] = mapped_column(Integer)  # 0 reply, 1 urgent, 2 routine, 3 bulk
+    state: Mapped[str] = mapped_column(String(12))  # queued|sending|sent|failed|withheld
+    not_before: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    body_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DeliveryState(Base):
+    """The bot account's standing with Signal: a global back-off after a 429, and the
+    challenge token of a pending captcha.  Readable without keys on purpose: the operator
+    solves the captcha from the CLI of a sealed bot.  The token identifies no person."""
+
+    __tablename__ = "delivery_state"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    challenge_token: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    challenged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    backoff_seconds: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Callout(Base):
+    """An action call-out.  What, where (the secret place), the role slots, the audience,
+    who called it and the debriefs are in ``body_ct`` under the call-out's own data key,
+    wrapped by the organizing cell's key.  Plain columns are the deadlines the timers
+    need (to the minute) and progress flags.  ``expand_cursor`` is how far the fan-out
+    to the audience got, so a restart resumes it without sending anyone a second copy."""
+
+    __tablename__ = "callouts"
+    __table_args__ = (
+        Index("ix_callouts_status_send_at", "status", "send_at"),
+        Index("ix_callouts_status_starts_at", "status", "starts_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    cell_id: Mapped[str] = mapped_column(ForeignKey("cells.id"))
+    case_id: Mapped[str | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    dek_id: Mapped[str] = mapped_column(String(32))
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(12))  # scheduled|sending|sent|cancelled|done
+    send_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reveal_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expand_cursor: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    reminders_done: Mapped[int] = mapped_column(Integer, default=0)
+    revealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    nudged: Mapped[bool] = mapped_column(Boolean, default=False)
+    checks_done: Mapped[int] = mapped_column(Integer, default=0)  # escalation triggers fired
+    debriefed: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CalloutMember(Base):
+    """Someone a call-out was sent to, and their answer.  ``member_bidx`` is a keyed hash
+    of the member id (its own domain): it links one person's answers across call-outs for
+    attendance, but not to a member row.  The member id itself is under the call-out's
+    data key, for reminders and the reveal."""
+
+    __tablename__ = "callout_members"
+
+    callout_id: Mapped[str] = mapped_column(
+        ForeignKey("callouts.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True, index=True)
+    member_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    answer: Mapped[str | None] = mapped_column(String(8), nullable=True)  # yes|no|maybe
+    slot: Mapped[int | None] = mapped_column(Integer, nullable=True)  # index of a role slot
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    attended: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+
+
+class SentRef(Base):
+    """Which call-out a delivered message was, so a reaction on it is an answer.  Keyed
+    hash of recipient and Signal timestamp: a cold copy cannot tell who got what."""
+
+    __tablename__ = "sent_refs"
+
+    ref_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    callout_id: Mapped[str] = mapped_column(
+        ForeignKey("callouts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Debrief(Base):
+    """One person's debrief of an action, under the call-out's data key."""
+
+    __tablename__ = "debriefs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    callout_id: Mapped[str] = mapped_column(
+        ForeignKey("callouts.id", ondelete="CASCADE"), index=True
+    )
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Prompt(Base):
+    """An escalation prompt to coordinators.  The question, options, the chain of
+    coordinators, who was asked and who decided are in ``body_ct`` under a data key of
+    the council (the coordinators' compartment).  ``step_deadline`` moves the prompt to
+    the next coordinator; ``deadline`` applies the default.  ``trigger_bidx`` (keyed) makes
+    a trigger fire once per occasion."""
+
+    __tablename__ = "prompts"
+    __table_args__ = (Index("ix_prompts_status_step", "status", "step_deadline"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    trigger_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    subject_id: Mapped[str] = mapped_column(String(32), index=True)
+    dek_id: Mapped[str] = mapped_column(String(32))
+    body_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(12))  # open|decided|defaulted|void
+    mode: Mapped[str] = mapped_column(String(8))  # chain|all
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    step_deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deadline: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PromptAsk(Base):
+    """Who has been asked an open prompt (keyed hash of the coordinator's member id), so
+    a bare ``1`` finds the prompt it answers without decrypting every open prompt."""
+
+    __tablename__ = "prompt_asks"
+
+    prompt_id: Mapped[str] = mapped_column(
+        ForeignKey("prompts.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True, index=True)
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# APScheduler 3's SQLAlchemyJobStore table, created by a migration (never by the job
+# store itself): jobs hold only a job function reference and opaque ids.
+apscheduler_jobs = Table(
+    "apscheduler_jobs",
+    Base.metadata,
+    Column("id", Unicode(191), primary_key=True),
+    Column("next_run_time", Float(25), index=True),
+    Column("job_state", LargeBinary, nullable=False),
+)

@@ -11,13 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from security import BacklogSealer, Keyring
 from storage.ballots import BallotRepository
+from storage.callouts import CalloutRepository
 from storage.cases import CaseEventView, CaseRepository, CaseView
 from storage.cells import CellRepository, CellView, InviteRepository, InviteView
+from storage.debriefs import DebriefRepository
 from storage.journal import DialogRepository, DialogState, JournalEntry, JournalRepository
 from storage.keystore import KeyStore
 from storage.members import MemberRepository, MemberView
 from storage.network import NetworkRepository
+from storage.outbox import OutboxRepository
 from storage.outcomes import OutcomeRepository
+from storage.prompts import PromptRepository
 from storage.routing import IntakeCell, RoutingRepository
 
 __all__ = [
@@ -48,3 +52,7 @@ class Repositories:
         self.ballots = BallotRepository(session, keys, self.keys)
         self.outcomes = OutcomeRepository(session)
         self.routing = RoutingRepository(session, keys, self.keys)
+        self.outbox = OutboxRepository(session, keys)
+        self.callouts = CalloutRepository(session, keys, self.keys)
+        self.prompts = PromptRepository(session, keys, self.keys)
+        self.debriefs = DebriefRepository(session, keys, self.keys)

@@ -31,6 +31,15 @@ PG_ADMIN_URL = os.environ.get(
     "LANTERN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 TABLES = (
+    "prompt_asks",
+    "prompts",
+    "debriefs",
+    "sent_refs",
+    "callout_members",
+    "callouts",
+    "outbox",
+    "delivery_state",
+    "apscheduler_jobs",
     "case_votes",
     "case_events",
     "cases",

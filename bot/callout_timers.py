@@ -1,0 +1,15 @@
+"""Sweep: call-outs: scheduled sends, fan-out, reveal, reminders, nudges, under-fill checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from security import Keyring
+
+if TYPE_CHECKING:
+    from bot.timers import Timers
+
+
+async def sweep(timers: Timers, keys: Keyring, now: datetime) -> int:
+    return 0
