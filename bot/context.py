@@ -105,6 +105,24 @@ class Context:
         """For text already composed from translated parts (help lists, summaries)."""
         self.outgoing.append(Outgoing(self.sender, text=text))
 
+    def queue(
+        self,
+        account: str,
+        text: str,
+        *,
+        sensitive: bool = False,
+        priority: int = REPLY,
+        batch: str | None = None,
+        tag: str | None = None,
+    ) -> None:
+        """A composed text for any account (fan-outs, reminders): goes to the outbox with
+        this message's transaction, at ``priority``."""
+        self.outgoing.append(
+            Outgoing(
+                account, text=text, sensitive=sensitive, priority=priority, batch=batch, tag=tag
+            )
+        )
+
     async def tell(self, member: MemberView, message_id: str, /, **values: object) -> None:
         """Send to another member, in *their* language (never reveals their account)."""
         await self._tell(member, message_id, False, values)
