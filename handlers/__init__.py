@@ -5,14 +5,19 @@ from __future__ import annotations
 from bot.router import Router
 from handlers import (
     assess,
+    callouts,
     cases,
     cells,
     council,
+    debrief,
     decisions,
+    delivery,
     intake,
     join,
     members,
+    prompts,
     rekey,
+    rsvp,
     verify,
     votes,
 )
@@ -29,7 +34,12 @@ def build_router() -> Router:
     assess.register(router)
     votes.register(router)
     decisions.register(router)
+    callouts.register(router)
+    rsvp.register(router)
+    debrief.register(router)
+    prompts.register(router)
     council.register(router)
+    delivery.register(router)
     rekey.register(router)
     verify.register(router)
     return router
