@@ -7,6 +7,7 @@ Dockerfile. Without those tools the tests skip locally but fail under ``CI=true`
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -18,6 +19,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from bot.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -160,6 +163,33 @@ def test_compose_bot_settings_come_from_env_file(compose: dict[str, Any]) -> Non
         f"postgresql+asyncpg://lantern:{TEST_PASSWORD}@postgres:5432/lantern"
     )
     assert _env(compose["services"]["postgres"])["POSTGRES_PASSWORD"] == TEST_PASSWORD
+
+
+FIXED_IN_COMPOSE = {"bot_number", "signal_service", "signal_connection", "data_dir", "database_url"}
+
+
+def test_compose_passes_every_setting_with_its_default(compose: dict[str, Any]) -> None:
+    """A setting missing here could never be changed by a Docker operator, and a default
+    that drifted from bot/config.py would silently change behaviour."""
+    env = _env(compose["services"]["lantern"])
+    names = set(Settings.model_fields)
+    assert {f"LANTERN_{n.upper()}" for n in names} <= set(env), "a setting is not passed"
+    shown = {
+        k: v for k, v in env.items() if k.removeprefix("LANTERN_").lower() not in FIXED_IN_COMPOSE
+    }
+    parsed = Settings.model_validate(
+        {k.removeprefix("LANTERN_").lower(): _env_value(v) for k, v in shown.items()}
+    )
+    defaults = Settings()
+    for name in names - FIXED_IN_COMPOSE:
+        assert getattr(parsed, name) == getattr(defaults, name), name
+    example = (ROOT / ".env.example").read_text(encoding="utf-8")
+    for name in names - FIXED_IN_COMPOSE:
+        assert f"# LANTERN_{name.upper()}=" in example, f"{name} missing from .env.example"
+
+
+def _env_value(raw: str) -> Any:
+    return json.loads(raw) if raw.startswith("[") else raw
 
 
 def test_compose_start_order_and_restart_policies(compose: dict[str, Any]) -> None:
