@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, literal_column, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from security import FieldCipher, Keyring
@@ -333,7 +333,10 @@ class CaseRepository:
         """Closed cases past retention that their cell did not keep."""
         rows = await self._s.scalars(
             select(Case.id)
-            .where(Case.status == CLOSED, Case.closed_at < before, Case.keep.is_(False))
+            # literals, not parameters, so both planners can use the partial index
+            .where(
+                Case.status == literal_column(f"'{CLOSED}'"), Case.closed_at < before, ~Case.keep
+            )
             .limit(limit)
         )
         return list(rows.all())

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Unicode,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -258,7 +259,16 @@ class Case(Base):
     """
 
     __tablename__ = "cases"
-    __table_args__ = (Index("ix_cases_cell_status", "cell_id", "status"),)
+    __table_args__ = (
+        Index("ix_cases_cell_status", "cell_id", "status"),
+        # retention only ever looks at closed cases nobody kept: keep that lookup small
+        Index(
+            "ix_cases_retention",
+            "closed_at",
+            postgresql_where=text("status = 'closed' AND NOT keep"),
+            sqlite_where=text("status = 'closed' AND keep = 0"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     ref_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)

@@ -19,6 +19,14 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("cases", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_cases_retention",
+            ["closed_at"],
+            unique=False,
+            postgresql_where=sa.text("status = 'closed' AND NOT keep"),
+            sqlite_where=sa.text("status = 'closed' AND keep = 0"),
+        )
     op.create_table(
         "apscheduler_jobs",
         sa.Column("id", sa.Unicode(length=191), nullable=False),
