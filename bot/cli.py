@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -409,6 +410,99 @@ def keys_status(config: ConfigOption = None) -> None:
                 f"rotation: pending since {when}, {status.cells_pending} cell(s) not started, "
                 f"{status.remaining} data key(s) to re-wrap"
             )
+        return 0
+
+    raise typer.Exit(_keys_run(settings, work))
+
+
+# --- delivery: Signal's captcha and the outbox, without keys ---------------------------
+
+
+@app.command()
+def captcha(
+    link: Annotated[
+        str, typer.Argument(help="The signalcaptcha://… link copied after solving the captcha.")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Lift Signal's captcha challenge so the bot resumes sending (works sealed or not).
+
+    Solve one at https://signalcaptchas.org/challenge/generate.html and copy the link
+    behind "Open Signal". Exit 0 when accepted (the running bot resumes within seconds),
+    1 if Signal rejected it or could not be reached, 2 if no captcha is pending.
+    """
+    from bot.captcha import Solved, captcha_link, solve
+    from bot.signalapi import SignalAPI, SignalSendError
+
+    settings = _keys_db(config)
+    captcha_value = captcha_link(link)
+    if captcha_value is None:
+        err.print("[bold red]That is not a signalcaptcha://… link.[/]")
+        raise typer.Exit(EXIT_CONFIG)
+    try:
+        settings.require_bot_number()
+    except ConfigError as exc:
+        err.print(f"[bold red]Configuration error[/]\n  • {exc}")
+        raise typer.Exit(EXIT_CONFIG) from None
+    api = SignalAPI(
+        settings.signal_service,
+        settings.bot_number,
+        connection_mode=settings.signal_connection,
+    )
+
+    async def work(db: Database) -> int:
+        try:
+            result = await solve(db, api, captcha_value)
+        except SignalSendError as exc:
+            err.print(f"[bold red]Could not reach signal-cli-rest-api[/] ({exc}).")
+            return EXIT_RUNTIME
+        if result is Solved.NOTHING:
+            err.print("No captcha is pending: nothing to do.")
+        elif result is Solved.REJECTED:
+            err.print(
+                "[bold red]Signal rejected that captcha[/] (old, already used or from "
+                "another challenge). Solve a new one and try again."
+            )
+        else:
+            err.print("[green]Captcha accepted.[/] The bot resumes sending within seconds.")
+        return int(result)
+
+    raise typer.Exit(_keys_run(settings, work))
+
+
+@app.command()
+def outbox(config: ConfigOption = None) -> None:
+    """Show the outbox: messages by state and priority, any pause, a pending captcha.
+    Needs no keys."""
+    from rich.table import Table
+
+    from storage.outbox import OutboxRepository
+
+    settings = _keys_db(config)
+    names = {0: "reply", 1: "urgent", 2: "routine", 3: "bulk"}
+    states = ("queued", "sending", "sent", "failed", "withheld")
+
+    async def work(db: Database) -> int:
+        async with db.transaction() as session:
+            repo = OutboxRepository(session, None)
+            counts, standing = await repo.counts(), await repo.standing()
+        table = Table(title="Outbox")
+        table.add_column("priority")
+        for state in states:
+            table.add_column(state, justify="right")
+        for priority in sorted({p for _, p in counts} | set(names)):
+            cells = [str(counts.get((state, priority), 0)) for state in states]
+            table.add_row(names.get(priority, str(priority)), *cells)
+        out.print(table)
+        if standing.paused_until is not None and standing.paused_until > datetime.now(UTC):
+            when = standing.paused_until.strftime("%Y-%m-%d %H:%M:%S UTC")
+            out.print(f"paused until {when} (Signal rate limit)")
+        else:
+            out.print("paused: no")
+        if standing.challenge is not None:
+            out.print("captcha: PENDING — sending is paused; run `lantern captcha <link>`")
+        else:
+            out.print("captcha: none pending")
         return 0
 
     raise typer.Exit(_keys_run(settings, work))

@@ -10,8 +10,16 @@ For every direct text message:
    bot holds keys);
 3. a sealed bot answers the fixed "received" text and stops there; an unsealed one
    handles the message in one transaction that also turns the journal entry into a
-   tombstone, so the state change and "this message is done" commit together;
-4. the replies are delivered, then post-commit actions run (deal shares, seal).
+   tombstone and writes the replies to the outbox, so the state change, "this message is
+   done" and what to say about it commit together;
+4. the replies are sent at once (:meth:`bot.outbox.Outbox.flush`; anything Signal holds
+   back is sent later by the outbox's loop), then post-commit actions run (deal shares,
+   seal).  A panic ``seal`` is the exception: its replies go directly after the keys,
+   never written down.
+
+Reactions (:meth:`Dispatcher.on_reaction`) take the same path: 👍 / 👎 on a delivered
+call-out are handled as ``yes <ref>`` / ``no <ref>`` (:mod:`bot.reactions`), anything else
+silently.
 
 If handling fails, the transaction rolls back, the person is told nothing was changed
 and to send it again, and only the exception *type* is logged.  Journaled messages not
@@ -31,8 +39,10 @@ from bot.context import Context, Outgoing
 from bot.i18n import _, translate
 from bot.logging import get_logger
 from bot.messenger import Messenger, deliver
+from bot.outbox import Outbox
 from bot.quarantine import Quarantine
 from bot.ratelimit import RateLimiter
+from bot.reactions import reaction_text
 from bot.rekey import Rekeyer
 from bot.router import Router, split_command
 from bot.timers import Timers
@@ -104,6 +114,15 @@ class Dispatcher:
             db=db, vault=vault, settings=settings, messenger=messenger, quarantine=self.quarantine
         )
         self.timers = Timers(self)
+        self.outbox = Outbox(
+            db=db,
+            vault=vault,
+            settings=settings,
+            messenger=messenger,
+            quarantine=self.quarantine,
+            clock=lambda: self.clock(),  # late-bound: tests move the dispatcher's clock
+        )
+        self.quarantine.outbox = self.outbox
 
     async def on_text(self, account: str, signal_timestamp: int, text: str) -> None:
         word, rest = split_command(text)
@@ -116,26 +135,53 @@ class Dispatcher:
         if word in APPROVE_WORDS:
             await self._approve(account, rest)
             return
+        await self._inbound(account, signal_timestamp, "text", {"text": text})
+
+    async def on_reaction(
+        self,
+        account: str,
+        target_timestamp: int,
+        emoji: str | None,
+        is_remove: bool,
+        received_timestamp: int,
+    ) -> None:
+        """A reaction to one of the bot's messages: 👍 / 👎 on a call-out answer it.
+
+        Same limit, lock, sealed journal and order as texts.  Journaled under the negated
+        received timestamp, so a reaction can never be taken for a text with the same
+        timestamp (the journal's duplicate check is per account and timestamp).
+        """
+        if not self.limiter.allow(account):
+            log.info("rate_limited")
+            return
+        body = {"target": target_timestamp, "emoji": emoji or "", "remove": is_remove}
+        await self._inbound(account, -abs(received_timestamp), "reaction", body)
+
+    async def _inbound(
+        self, account: str, signal_timestamp: int, kind: str, body: dict[str, object]
+    ) -> None:
         async with self.locks.hold(account):
             keys = self.vault.keys
             try:
                 async with self.db.transaction() as session:
                     entry_id = await JournalRepository(session, self.vault.sealer, keys).record(
-                        account, signal_timestamp, "text", {"text": text}
+                        account, signal_timestamp, kind, body
                     )
             except Exception as exc:
                 log.error("journal_failed", error_type=type(exc).__name__)
-                await self._apologise(account, _("error.unavailable"), timer=True)
+                if kind == "text":
+                    await self._apologise(account, _("error.unavailable"), timer=True)
                 return
             if entry_id is None:
-                log.info("duplicate_dropped", kind="text")
+                log.info("duplicate_dropped", kind=kind)
                 return
             if keys is None:
-                await self._apologise(account, _("sealed.received"), timer=True)
+                if kind == "text":  # a reaction is no request: it waits silently
+                    await self._apologise(account, _("sealed.received"), timer=True)
                 return
             if self._draining:
                 return  # the drain loop handles it, after everything older
-            await self._handle(entry_id, account, text, keys)
+            await self._handle(entry_id, account, kind, body, keys)
 
     # --- unseal ----------------------------------------------------------------------
 
@@ -156,6 +202,7 @@ class Dispatcher:
         else:
             await self._apologise(account, _("unseal.done"), timer=True)
             handled = await self.drain()
+            self.outbox.wake()  # what waited for keys goes now
             await self._tell_coordinators(_("unseal.announce"), count=handled)
 
     async def _approve(self, account: str, words: str) -> None:
@@ -189,9 +236,7 @@ class Dispatcher:
                 break
             for entry in pending:
                 async with self.locks.hold(entry.account):
-                    await self._handle(
-                        entry.id, entry.account, str(entry.body.get("text", "")), keys
-                    )
+                    await self._handle(entry.id, entry.account, entry.kind, entry.body, keys)
                 handled += 1
         return handled
 
@@ -199,10 +244,13 @@ class Dispatcher:
 
     # --- handling --------------------------------------------------------------------
 
-    async def _handle(self, entry_id: int, account: str, text: str, keys: Keyring) -> None:
+    async def _handle(
+        self, entry_id: int, account: str, kind: str, body: dict[str, object], keys: Keyring
+    ) -> None:
         language = self.settings.default_language
         command = ""
-        outgoing: list[Outgoing] = []
+        direct: list[Outgoing] = []
+        ids: list[int] = []
         actions: list[str] = []
         try:
             async with self.db.transaction() as session:
@@ -210,6 +258,13 @@ class Dispatcher:
                 if not await repos.journal.claim(entry_id):
                     return  # handled meanwhile (drain and live path met)
                 now = self.clock()
+                text = str(body.get("text", ""))
+                if kind == "reaction":
+                    found = await reaction_text(repos, account, body)
+                    if found is None:  # not an answer: nothing to say
+                        await repos.journal.done(entry_id)
+                        return
+                    text = found
                 member = await repos.members.by_account(account)
                 ctx = Context(
                     sender=account,
@@ -219,7 +274,10 @@ class Dispatcher:
                     now=now,
                     router=self.router,
                     member=member,
-                    dialog=await repos.dialogs.get(account, now=now),
+                    # a reaction answers a call-out, never the question of a dialog
+                    dialog=None
+                    if kind == "reaction"
+                    else await repos.dialogs.get(account, now=now),
                     network=self.vault.network,
                     is_organizer=member is not None and await repos.cells.organizes_any(member.id),
                     identities=self.messenger,
@@ -231,29 +289,34 @@ class Dispatcher:
                 await repos.journal.done(entry_id)
                 outgoing = self._with_timer(ctx)
                 actions = ctx.actions
+                if "seal" in actions:
+                    direct = outgoing  # the keys go before these are sent: not written down
+                else:
+                    ids = await repos.outbox.enqueue(outgoing, now=now)
         except Exception as exc:
             log.error("handler_failed", command=command, error_type=type(exc).__name__)
             await self._forget(entry_id, keys)
             await self._apologise(account, _("error.internal"), language=language)
             return
-        log.info("handled", command=command or "-", count=len(outgoing))
+        log.info("handled", command=command or "-", count=len(direct) + len(ids))
         if "seal" in actions:
             self.vault.seal()  # panic: before the replies go out, not after
             self.rekeyer.forget()  # approvals held for a rekey go too
+            await deliver(self.messenger, [i for i in direct if not i.sensitive])
         self._handled += 1
         if self._handled % PRUNE_EVERY == 0 and not self.vault.sealed:
             await self._prune(keys)
-        await self.deliver_items(outgoing, keys)
+        await self.outbox.flush(ids)
         await self._after(actions, account, keys)
 
     async def deliver_items(self, items: list[Outgoing], keys: Keyring) -> None:
-        """Screen need-to-know items, send, quarantine anyone whose identity changed."""
+        """For callers outside a handler: write ``items`` to the outbox, then send."""
         if self.vault.sealed:
             await deliver(self.messenger, [i for i in items if not i.sensitive])
             return
-        report = await deliver(self.messenger, await self.quarantine.screen(items, keys))
-        if report.identity_changed:
-            await self.quarantine.quarantine(report.identity_changed, keys)
+        async with self.db.transaction() as session:
+            ids = await Repositories(session, keys).outbox.enqueue(items, now=self.clock())
+        await self.outbox.flush(ids)
 
     async def _after(self, actions: list[str], account: str, keys: Keyring) -> None:
         if self.vault.sealed:
@@ -265,6 +328,8 @@ class Dispatcher:
                 self.vault.seal()
             elif action == "activate":
                 await self.vault.activate()
+            elif action == "resume":
+                self.outbox.wake()
         if "deal" in actions or self.vault.ready_to_deal():
             await self.deal()
 
@@ -323,7 +388,8 @@ class Dispatcher:
                 if account is not None:
                     text = translate(coordinator.language, message_id, **values)
                     items.append(Outgoing(account, text=text))
-        await deliver(self.messenger, items)
+            ids = await repos.outbox.enqueue(items, now=self.clock())
+        await self.outbox.flush(ids)
 
     def _with_timer(self, ctx: Context) -> list[Outgoing]:
         """Nothing is stored about non-members, so their timer is set with every reply.

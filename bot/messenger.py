@@ -4,13 +4,16 @@ Sends go one recipient per request (signalbot's ``send_multiple`` mishandles sev
 contacts, and per-recipient sends give per-recipient errors).  Failures are logged by
 error type only — never the recipient or the text.
 
-Changed safety numbers: signal-cli-rest-api 0.101 answers a single-recipient ``/v2/send``
-whose recipient's key is untrusted with 400 ``{"error": "Unable to complete request due
-to untrusted recipient keys"}``.  signalbot 2.2.1 turns every non-2xx into
-``signalbot.messages.SendError`` (``UpdateContactError`` for contacts) chained from
-aiohttp's ``ClientResponseError``, which holds the status but not the body.  So a 400 is
-classified by asking the identities endpoint whether that person's key is ``UNTRUSTED``;
-if so the send raises :class:`IdentityChanged`.
+Texts and captcha answers go through :mod:`bot.signalapi` (signalbot 2.2 turns every
+non-2xx into ``SendError`` and loses the body that says *why*); its typed errors —
+:class:`RateLimited`, :class:`IdentityChanged`, :class:`RecipientFailed`,
+:class:`Unavailable`, :class:`ChallengeRejected` — are what the outbox classifies.
+Conversation timers still go through signalbot's contacts client; a 400 there is
+classified by asking the identities endpoint whether that person's key is ``UNTRUSTED``.
+
+Most messages go through the outbox (:mod:`bot.outbox`); :func:`deliver` is the direct
+path for what must never be written down (unseal replies, share words) or cannot be
+(a sealed bot's fixed replies).
 """
 
 from __future__ import annotations
@@ -19,21 +22,35 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiohttp
-from signalbot import SendMessage, SignalBot, UpdateContact
+from signalbot import SignalBot, UpdateContact
 from signalbot.errors import SignalAPIError
 
 from bot.context import Outgoing
-from bot.identities import Identity, IdentityClient, IdentityError, TrustRejected
+from bot.identities import Identity, IdentityError, TrustRejected
 from bot.logging import get_logger
+from bot.signalapi import (
+    ChallengeRejected,
+    IdentityChanged,
+    RateLimited,
+    RecipientFailed,
+    SignalAPI,
+    SignalSendError,
+    Unavailable,
+)
 
 __all__ = [
+    "ChallengeRejected",
     "DeliveryReport",
     "Identity",
     "IdentityChanged",
     "IdentityError",
     "Messenger",
+    "RateLimited",
+    "RecipientFailed",
     "SignalMessenger",
+    "SignalSendError",
     "TrustRejected",
+    "Unavailable",
     "deliver",
 ]
 
@@ -42,18 +59,10 @@ log = get_logger("lantern.messenger")
 _BAD_REQUEST = 400
 
 
-class IdentityChanged(Exception):
-    """The recipient's safety number changed and is not trusted: nothing was delivered.
-
-    Carries no account or text; the caller knows whom it was sending to.
-    """
-
-    def __init__(self) -> None:
-        super().__init__("recipient's identity key changed and is untrusted")
-
-
 class Messenger(Protocol):
-    async def send_text(self, account: str, text: str) -> None: ...
+    async def send_text(self, account: str, text: str) -> int | None:
+        """Send one text; Signal's timestamp of it (None if the transport has none)."""
+        ...
 
     async def set_timer(self, account: str, seconds: int) -> None: ...
 
@@ -61,18 +70,25 @@ class Messenger(Protocol):
 
     async def trust(self, account: str, safety_number: str) -> None: ...
 
+    async def submit_challenge(self, token: str, captcha: str) -> None:
+        """Answer Signal's rate-limit challenge; :class:`ChallengeRejected` if refused."""
+        ...
+
 
 class SignalMessenger:
-    def __init__(self, bot: SignalBot, identities: IdentityClient | None = None) -> None:
+    def __init__(self, bot: SignalBot, api: SignalAPI | None = None) -> None:
         self._bot = bot
-        self._identities = identities or IdentityClient.for_bot(bot)
+        if api is None:
+            made = SignalAPI.for_bot(bot)
+            assert isinstance(made, SignalAPI)
+            api = made
+        self._api = api
 
-    async def send_text(self, account: str, text: str) -> None:
-        try:
-            await self._bot.messages.send(SendMessage(text=text), account)
-        except SignalAPIError as exc:
-            await self._raise_if_untrusted(account, exc)
-            raise
+    async def send_text(self, account: str, text: str) -> int | None:
+        return await self._api.send(account, text)
+
+    async def submit_challenge(self, token: str, captcha: str) -> None:
+        await self._api.submit_challenge(token, captcha)
 
     async def set_timer(self, account: str, seconds: int) -> None:
         # signal-cli-rest-api: -1 switches the timer off, 0 would leave it unchanged
@@ -86,18 +102,18 @@ class SignalMessenger:
 
     async def identity(self, account: str) -> Identity | None:
         """The person's current key; raises :class:`IdentityError` if the API fails."""
-        return await self._identities.identity(account)
+        return await self._api.identity(account)
 
     async def trust(self, account: str, safety_number: str) -> None:
         """Trust exactly this safety number; :class:`TrustRejected` if it is not current."""
-        await self._identities.trust(account, safety_number)
+        await self._api.trust(account, safety_number)
 
     async def _raise_if_untrusted(self, account: str, exc: SignalAPIError) -> None:
         cause = exc.__cause__
         if not (isinstance(cause, aiohttp.ClientResponseError) and cause.status == _BAD_REQUEST):
             return
         try:
-            current = await self._identities.identity(account)
+            current = await self._api.identity(account)
         except (IdentityError, ValueError) as lookup_error:
             log.warning("identity_lookup_failed", error_type=type(lookup_error).__name__)
             return

@@ -14,6 +14,8 @@ guards everyone who can receive something sensitive:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.context import Outgoing
 from bot.i18n import _, translate
 from bot.logging import get_logger
@@ -24,14 +26,21 @@ from storage.members import MemberView
 from storage.models import utcnow
 from storage.repositories import Repositories
 
+if TYPE_CHECKING:
+    from bot.outbox import Outbox
+
 log = get_logger("lantern.quarantine")
 
 
 class Quarantine:
+    """``outbox``, once set, carries the notices to verifiers (written with the quarantine
+    itself, then flushed); without it they are sent directly."""
+
     def __init__(self, db: Database, messenger: Messenger, default_language: str) -> None:
         self._db = db
         self._messenger = messenger
         self._language = default_language
+        self.outbox: Outbox | None = None
 
     async def screen(self, items: list[Outgoing], keys: Keyring) -> list[Outgoing]:
         """Withhold sensitive items from anyone whose identity is not the verified one."""
@@ -43,23 +52,25 @@ class Quarantine:
                 screened.append(item)
                 continue
             if item.account not in verdicts:
-                verdicts[item.account] = await self._cleared(item.account, keys)
+                verdicts[item.account] = await self.cleared(item.account, keys)
             if verdicts[item.account]:
                 screened.append(item)
             elif item.account not in notified:
                 notified.add(item.account)
                 screened.append(
-                    Outgoing(item.account, text=await self._withheld_text(item.account, keys))
+                    Outgoing(item.account, text=await self.withheld_text(item.account, keys))
                 )
         return screened
 
-    async def _withheld_text(self, account: str, keys: Keyring) -> str:
+    async def withheld_text(self, account: str, keys: Keyring) -> str:
+        """The notice someone gets instead of need-to-know content, in their language."""
         async with self._db.transaction() as session:
             member = await Repositories(session, keys).members.by_account(account)
         language = member.language if member is not None else self._language
         return translate(language, _("quarantine.withheld"))
 
-    async def _cleared(self, account: str, keys: Keyring) -> bool:
+    async def cleared(self, account: str, keys: Keyring) -> bool:
+        """May need-to-know content go to ``account`` now?  (Quarantines on a mismatch.)"""
         async with self._db.transaction() as session:
             repos = Repositories(session, keys)
             member = await repos.members.by_account(account)
@@ -103,6 +114,7 @@ class Quarantine:
     async def quarantine(self, accounts: set[str], keys: Keyring) -> int:
         """Quarantine members among ``accounts``; tell who must verify them.  How many new."""
         items: list[Outgoing] = []
+        ids: list[int] = []
         count = 0
         async with self._db.transaction() as session:
             repos = Repositories(session, keys)
@@ -118,9 +130,14 @@ class Quarantine:
                             verifier.language, _("quarantine.notice"), handle=member.handle
                         )
                         items.append(Outgoing(to, text=text))
+            if self.outbox is not None:
+                ids = await repos.outbox.enqueue(items, now=utcnow())
         if count:
             log.warning("quarantined", count=count)
-        await deliver(self._messenger, items)
+        if self.outbox is not None:
+            await self.outbox.flush(ids)
+        else:
+            await deliver(self._messenger, items)
         return count
 
 

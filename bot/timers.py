@@ -1,24 +1,24 @@
 """Deadlines, read from the database: closing votes, nudging and expiring drafts,
-shredding closed cases after retention.
+shredding closed cases after retention, then every registered sweep (call-outs,
+prompts, debriefs, the outbox: :mod:`bot.sweeps`).
 
 The database is the source of truth for every deadline, so nothing is lost across a
-restart and no scheduler store holds arguments: one loop asks "what is due?" every
-``sweep_seconds``, in small batches: one transaction per vote and per draft (each may
-send messages), one per batch of shredded cases.  A sealed bot holds no
+restart and the scheduler store holds no arguments: APScheduler (:mod:`bot.jobs`) runs
+:meth:`Timers.tick` every ``sweep_seconds`` and at known deadlines, and a tick asks "what
+is due?" in small batches: one transaction per vote and per draft (each may send
+messages), one per batch of shredded cases.  A sealed bot holds no
 keys and does nothing here; what fell due meanwhile is done after unseal.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
 
 from bot import casework
-from bot.context import Context, Outgoing
+from bot.context import Context
 from bot.i18n import _
 from bot.logging import get_logger
 from bot.sweeps import registered
@@ -34,32 +34,12 @@ log = get_logger("lantern.timers")
 class Timers:
     def __init__(self, dispatcher: Dispatcher) -> None:
         self._d = dispatcher
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def dispatcher(self) -> Dispatcher:
         return self._d
 
-    # --- the loop --------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._loop())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self._d.settings.sweep_seconds)
-            try:
-                await self.tick()
-            except Exception as exc:  # one bad item must not stop every deadline after it
-                log.error("timers_failed", error_type=type(exc).__name__)
+    # --- the tick (APScheduler runs it: bot/jobs.py) -------------------------------------
 
     async def tick(self) -> int:
         """Do everything due now; how many items were handled."""
@@ -81,8 +61,8 @@ class Timers:
     async def in_context(
         self, keys: Keyring, now: datetime, work: Callable[[Context], Awaitable[None]], **kw: str
     ) -> None:
-        """One transaction; replies delivered (screened) only after it commits."""
-        outgoing: list[Outgoing] = []
+        """One transaction: the change and its messages (written to the outbox) commit
+        together; the messages are sent (screened at send time) once it has."""
         async with self._d.db.transaction() as session:
             repos = Repositories(session, keys)
             ctx = Context(
@@ -95,8 +75,8 @@ class Timers:
                 network=self._d.vault.network,
             )
             await work(ctx)
-            outgoing = ctx.outgoing
-        await self._d.deliver_items(outgoing, keys)
+            ids = await repos.outbox.enqueue(ctx.outgoing, now=now)
+        await self._d.outbox.flush(ids)
 
     async def _votes(self, keys: Keyring, now: datetime) -> int:
         async with self._d.db.transaction() as session:

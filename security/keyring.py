@@ -84,4 +84,5 @@ class Keyring:
         self.__dict__.pop("index", None)
         self.__dict__.pop("kek_wrap", None)
         self.__dict__.pop("network", None)
+        self.__dict__.pop("outbox", None)
         self.__dict__.pop("backlog", None)

@@ -23,7 +23,13 @@ from bot.app import LanternApp
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.identities import Identity, TrustRejected
-from bot.messenger import IdentityChanged
+from bot.messenger import (
+    ChallengeRejected,
+    IdentityChanged,
+    RateLimited,
+    RecipientFailed,
+    Unavailable,
+)
 from storage.db import execute_autocommit, make_engine
 from storage.migrate import upgrade
 
@@ -109,12 +115,21 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         database_url=database_url,
         rate_burst=100_000,  # tests send fast; tests/test_ratelimit.py checks the real limit
+        **FAST_SENDING,
     )
 
 
 @dataclass
 class FakeMessenger:
-    """Records what the bot would send; ``fail_for`` simulates per-recipient failures."""
+    """Records what the bot would send, with Signal's failures on demand.
+
+    ``fail_for``: transport errors for these accounts; ``changed``: untrusted keys;
+    ``rate_limited``: the next N sends answer 429 without a challenge;
+    ``captcha``: a pending challenge token — sends answer 429 with it (only to
+    ``captcha_for`` accounts when that is set, as Signal does for new recipients) until
+    :meth:`submit_challenge` gets it; ``unavailable``: the next N sends answer 503;
+    ``recipient_failures``: account -> signal-cli reason.
+    """
 
     sent: list[tuple[str, str]] = field(default_factory=list)
     timers: list[tuple[str, int]] = field(default_factory=list)
@@ -122,13 +137,42 @@ class FakeMessenger:
     changed: set[str] = field(default_factory=set)
     safety: dict[str, str] = field(default_factory=dict)
     trusted: set[str] = field(default_factory=set)
+    rate_limited: int = 0
+    captcha: str | None = None
+    captcha_for: set[str] | None = None
+    unavailable: int = 0
+    recipient_failures: dict[str, str] = field(default_factory=dict)
+    challenges: list[tuple[str, str]] = field(default_factory=list)
+    stamps: list[tuple[str, int]] = field(default_factory=list)
+    attempts: int = 0
+    _clock: int = 1_800_000_000_000
 
-    async def send_text(self, account: str, text: str) -> None:
+    async def send_text(self, account: str, text: str) -> int | None:
+        self.attempts += 1
         if account in self.fail_for:
             raise ConnectionError("simulated send failure")
+        if self.captcha is not None and (self.captcha_for is None or account in self.captcha_for):
+            raise RateLimited([self.captcha])
+        if self.rate_limited > 0:
+            self.rate_limited -= 1
+            raise RateLimited([""])
+        if self.unavailable > 0:
+            self.unavailable -= 1
+            raise Unavailable(503)
+        if account in self.recipient_failures:
+            raise RecipientFailed(self.recipient_failures[account], 400)
         if account in self.changed:
             raise IdentityChanged()
         self.sent.append((account, text))
+        self._clock += 1
+        self.stamps.append((account, self._clock))
+        return self._clock
+
+    async def submit_challenge(self, token: str, captcha: str) -> None:
+        self.challenges.append((token, captcha))
+        if self.captcha is None or token != self.captcha:
+            raise ChallengeRejected()
+        self.captcha = None
 
     async def identity(self, account: str) -> Identity | None:
         number = self.safety.setdefault(account, "1" * 60)
@@ -211,5 +255,5 @@ def new_account() -> str:
     return str(uuid.uuid4())
 
 
-from tests.live import booted_live, fresh_live  # noqa: E402, F401  (sandbox fixtures)
+from tests.live import FAST_SENDING, booted_live, fresh_live  # noqa: E402, F401  (sandbox fixtures)
 from tests.network import Network, bootstrap  # noqa: E402  (needs Chat defined above)

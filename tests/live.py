@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,13 @@ from bot.setup import init_network
 from sandbox.server import SandboxServer
 from sandbox.state import Persona, SandboxState
 from tests.network import REF, code_in, share_in
+
+# the outbox sends as fast as the tests go; tests/test_outbox*.py check the real limits
+FAST_SENDING: dict[str, Any] = {
+    "send_rate_per_second": 100.0,
+    "send_burst": 100_000,
+    "retry_base_seconds": 0.05,
+}
 
 WEEK = 7 * 24 * 3600
 CELL = "Riverside tenants"
@@ -142,6 +150,7 @@ async def fresh_live(database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
         signal_service=server.url,
         data_dir=tmp_path / "data",
         database_url=database_url,
+        **FAST_SENDING,
     )
     state = Live(server.state, settings, LanternApp(settings))
     try:
