@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from bot.context import Context
 from security.codes import looks_like_ref, normalise_case_ref
+from storage.callout_answers import AnswerView
+from storage.callouts import CalloutView, normalise_callout_ref
 from storage.repositories import CaseView, CellView
 
 
@@ -98,3 +100,42 @@ async def own_case(ctx: Context, raw: str) -> CaseView | None:
 async def voting_case(ctx: Context, raw: str, *, lock: bool = False) -> CaseView | None:
     """A case of a cell the sender belongs to (any role): who may vote on it."""
     return await _case_in_my_cell(ctx, raw, lock=lock, organizer=False)
+
+
+# --- call-outs -----------------------------------------------------------------------
+
+
+def shown_callout_ref(raw: str) -> str:
+    """A typed call-out id, tidied for echoing back; never anything looked up."""
+    return normalise_callout_ref(raw) or shown_ref(raw)
+
+
+async def organized_callout(ctx: Context, raw: str, *, lock: bool = False) -> CalloutView | None:
+    """A call-out of a cell the sender organizes; ``None`` for "no such call-out" and
+    "another cell's" alike.  The cell is checked before anything is decrypted."""
+    ref = normalise_callout_ref(raw)
+    if ctx.member is None or ctx.member.quarantined or ref is None:
+        return None
+    found = await ctx.repos.callouts.locate(ref)
+    if found is None or await ctx.repos.cells.role_in(ctx.member.id, found[1]) != "organizer":
+        return None
+    return await ctx.repos.callouts.by_id(found[0], lock=lock)
+
+
+async def invited_callout(
+    ctx: Context, raw: str, *, lock: bool = False
+) -> tuple[CalloutView, AnswerView] | None:
+    """A call-out the sender was asked to (and their answer so far); ``None`` for "no
+    such call-out", "not sent to you" and "not sent yet" alike.  Checked before
+    anything is decrypted."""
+    ref = normalise_callout_ref(raw)
+    if ctx.member is None or ref is None:
+        return None
+    found = await ctx.repos.callouts.locate(ref)
+    if found is None:
+        return None
+    answer = await ctx.repos.callouts.answer_row(found[0], ctx.member.id)
+    if answer is None:
+        return None
+    view = await ctx.repos.callouts.by_id(found[0], lock=lock)
+    return None if view is None else (view, answer)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.i18n import _
 from bot.router import Audience, Router
+from handlers import callout_admin
 
 
 async def cmd_seal(ctx: Context) -> None:
@@ -28,6 +29,15 @@ async def cmd_seal(ctx: Context) -> None:
 
 
 async def cmd_status(ctx: Context) -> None:
+    """``status <id>`` is an organizer's call-out view; ``status`` alone is for
+    coordinators (anyone else hears what they would for any unknown word)."""
+    assert ctx.member is not None
+    if ctx.args:
+        await callout_admin.cmd_status(ctx)
+        return
+    if not ctx.member.is_coordinator:
+        await ctx.router.fallback(ctx)
+        return
     assert ctx.network is not None
     cells, people = await ctx.repos.cells.counts()
     coordinators = len(await ctx.repos.members.with_role("coordinator"))
@@ -58,6 +68,6 @@ def register(router: Router) -> None:
     router.command("seal", "sellar", audience=Audience.COORDINATOR, summary=_("help.seal"))(
         cmd_seal
     )
-    router.command("status", "estado", audience=Audience.COORDINATOR, summary=_("help.status"))(
+    router.command("status", "estado", audience=Audience.ORGANIZER, summary=_("help.status"))(
         cmd_status
     )

@@ -11,6 +11,7 @@ from babel.dates import format_date
 from bot.context import Context
 from bot.i18n import LANGUAGE_NAMES, _, language_menu, normalise_language, parse_yes_no
 from bot.router import Audience, Router
+from handlers import callout_admin
 from handlers.join import timer_words
 
 LEAVE = "leave"
@@ -38,6 +39,9 @@ async def cmd_help(ctx: Context) -> None:
 
 
 async def cmd_cancel(ctx: Context) -> None:
+    if ctx.dialog is None and ctx.args and ctx.member is not None:
+        await callout_admin.cmd_cancel(ctx)  # CANCEL <id>: a call-out
+        return
     if ctx.dialog is None:
         ctx.reply(_("cancel.nothing"))
         return

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from security import FieldCipher, Keyring
 from storage.common import ad, aware
 from storage.keystore import KeyStore
-from storage.models import Ban, Member
+from storage.models import Ban, DataKey, Member
 
 PURPOSE = "member"
 
@@ -53,8 +53,8 @@ class MemberRepository:
     async def _dek(self, row: Member) -> FieldCipher:
         return await self._ks.data_key(row.dek_id, PURPOSE, row.id)
 
-    async def _view(self, row: Member) -> MemberView:
-        dek = await self._dek(row)
+    async def _view(self, row: Member, dek: FieldCipher | None = None) -> MemberView:
+        dek = dek or await self._dek(row)
         return MemberView(
             id=row.id,
             handle=dek.decrypt_text(row.handle_ct, ad=ad("members", "handle", row.id)),
@@ -131,6 +131,26 @@ class MemberRepository:
             return None
         dek = await self._dek(row)
         return dek.decrypt_text(row.account_ct, ad=ad("members", "account", member_id))
+
+    async def accounts_of(self, member_ids: list[str]) -> dict[str, tuple[MemberView, str]]:
+        """Profiles and Signal accounts of many members at once (fan-outs, reminders):
+        one query, which also loads their data keys, so unwrapping them asks nothing
+        more of the database.  Members who left are simply absent."""
+        if not member_ids:
+            return {}
+        rows = (
+            await self._s.execute(
+                select(Member, DataKey)
+                .join(DataKey, DataKey.id == Member.dek_id)
+                .where(Member.id.in_(member_ids))
+            )
+        ).all()
+        found: dict[str, tuple[MemberView, str]] = {}
+        for row, _key in rows:
+            dek = await self._dek(row)  # the data key row is in the session already
+            account = dek.decrypt_text(row.account_ct, ad=ad("members", "account", row.id))
+            found[row.id] = (await self._view(row, dek), account)
+        return found
 
     async def identity_of(self, member_id: str) -> str | None:
         row = await self._s.get(Member, member_id)
