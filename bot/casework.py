@@ -139,6 +139,25 @@ async def move(ctx: Context, case: CaseView, after: str, *, who: str, reason: st
     return found
 
 
+def can_climb(case: CaseView) -> bool:
+    """A campaign (accepted or active) with a rung of its ladder left to climb."""
+    return case.status in ("accepted", "active") and case.rung < len(case.ladder)
+
+
+async def climb(ctx: Context, case: CaseView, *, who: str) -> tuple[CaseView, int, str]:
+    """The next rung of the ladder (the caller checked :func:`can_climb`): an accepted
+    case becomes active, the rung is recorded and the subject told.  Returns the case,
+    the rung's number and its ladder entry."""
+    if case.status == "accepted":
+        case = await move(ctx, case, "active", who=who)
+    rung = case.rung + 1
+    await ctx.repos.cases.set_rung(case.id, rung, now=ctx.now)
+    step = case.ladder[rung - 1]
+    await ctx.repos.cases.add_event(case.id, "rung", who=who, now=ctx.now, text=step)
+    tell_subject(ctx, case, _("subject.rung"), rung=rung_text(case.subject_language, step))
+    return case, rung, step
+
+
 def tell_subject(ctx: Context, case: CaseView, message_id: str | None, **values: object) -> None:
     """The person whose fight it is, in their language, by the account kept in the case
     (they need not be a member).  Never names an organizer."""

@@ -7,13 +7,15 @@ optional, and each command may have aliases in other languages ("ayuda" for "hel
 Order of decisions for one text:
 1. ``cancel`` and ``help`` work everywhere, even inside a dialog;
 2. inside a dialog, the text is the answer to the current question;
-3. a known command the sender may use;
+3. a known command the sender may use (by its first word, else by the shape of the
+   whole text: ``2`` or ``P7K2 1`` answer a coordinator's prompt);
 4. a stranger gets the one stranger reply (same for anything they send);
 5. a member gets a short hint.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -62,6 +64,7 @@ class Router:
     def __init__(self) -> None:
         self._commands: list[Command] = []
         self._by_word: dict[str, Command] = {}
+        self._patterns: list[tuple[re.Pattern[str], Command]] = []
         self._steps: dict[tuple[str, str], tuple[Step, Step]] = {}
         self._flow_order: dict[str, list[str]] = {}
         self._applies: dict[tuple[str, str], Applies] = {}
@@ -92,6 +95,26 @@ class Router:
             return handler
 
         return register
+
+    def pattern(
+        self, name: str, regex: re.Pattern[str], *, audience: Audience
+    ) -> Callable[[Handler], Handler]:
+        """A hidden command recognised by the shape of the whole text rather than a word
+        (``2``, ``P7K2 1``).  Tried only when no command word matches; someone outside the
+        audience gets the usual fallback, exactly as for any unknown text."""
+
+        def register(handler: Handler) -> Handler:
+            cmd = Command(name, (), handler, audience, "", hidden=True)
+            self._patterns.append((regex, cmd))
+            return handler
+
+        return register
+
+    def _by_shape(self, text: str) -> Command | None:
+        for regex, cmd in self._patterns:
+            if regex.fullmatch(text.strip()):
+                return cmd
+        return None
 
     def step(
         self, flow: str, state: str, *, prompt: Step, applies: Applies | None = None
@@ -204,7 +227,7 @@ class Router:
 
     async def dispatch(self, ctx: Context) -> None:
         ctx.command, ctx.args = split_command(ctx.text)
-        cmd = self.lookup(ctx.command)
+        cmd = self.lookup(ctx.command) or self._by_shape(ctx.text)
         if ctx.dialog is not None:
             # Only a bare word is a command inside a dialog: "cancel my lease…" is an answer.
             if cmd is not None and cmd.in_dialog and not ctx.args:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from bot import casework
-from bot.casework import may_move, rung_text, status_name, tell_organizers, tell_subject
+from bot.casework import may_move, rung_text, status_name, tell_organizers
 from bot.context import Context
 from bot.i18n import _
 from bot.policy import organized_case
@@ -143,13 +143,7 @@ async def cmd_next(ctx: Context) -> None:
     if case.rung >= len(case.ladder):
         ctx.reply(_("ladder.top"), ref=case.ref)
         return
-    if case.status == "accepted":
-        case = await casework.move(ctx, case, "active", who=who(ctx))
-    rung = case.rung + 1
-    await ctx.repos.cases.set_rung(case.id, rung, now=ctx.now)
-    step = case.ladder[rung - 1]
-    await ctx.repos.cases.add_event(case.id, "rung", who=who(ctx), now=ctx.now, text=step)
-    tell_subject(ctx, case, _("subject.rung"), rung=rung_text(case.subject_language, step))
+    case, rung, step = await casework.climb(ctx, case, who=who(ctx))
     ctx.reply(
         _("next.done"),
         ref=case.ref,

@@ -25,7 +25,7 @@ from security import FieldCipher, Keyring
 from security.codes import new_case_ref
 from storage.common import ad, aware
 from storage.keystore import KeyMissingError, KeyStore
-from storage.models import Case, CaseEvent, CaseVote
+from storage.models import Callout, Case, CaseEvent, CaseVote, Prompt
 
 PURPOSE = "case"
 CLOSED = "closed"
@@ -326,6 +326,66 @@ class CaseRepository:
                 )
             )
         return views
+
+    # --- escalation triggers (plain columns only: nothing is decrypted here) -----------
+
+    def _no_prompt_since(self, kind: str, since: datetime) -> Any:
+        return ~(
+            select(Prompt.id)
+            .where(Prompt.subject_id == Case.id, Prompt.kind == kind, Prompt.created_at > since)
+            .exists()
+        )
+
+    async def waiting(
+        self, *, before: datetime, prompt_kind: str, since: datetime, limit: int = 50
+    ) -> list[tuple[str, datetime]]:
+        """(case id, changed_at) of cases in triage (new, assessing) unchanged since
+        ``before`` about which no ``prompt_kind`` prompt was opened after ``since``."""
+        rows = await self._s.execute(
+            select(Case.id, Case.changed_at)
+            .where(
+                Case.status.in_(("new", "assessing")),
+                Case.changed_at <= before,
+                self._no_prompt_since(prompt_kind, since),
+            )
+            .order_by(Case.changed_at, Case.id)
+            .limit(limit)
+        )
+        return [(str(i), aware(at)) for i, at in rows.all()]
+
+    async def stalled(
+        self, *, before: datetime, now: datetime, prompt_kind: str, since: datetime, limit: int = 50
+    ) -> list[tuple[str, datetime]]:
+        """(case id, last action) of campaigns (accepted, active), not paused, with no
+        change and no call-out (cancelled ones aside) starting after ``before``, about
+        which no ``prompt_kind`` prompt was opened after ``since``.  The last action is
+        the later of the last change and the last call-out's start."""
+        live = Callout.case_id == Case.id, Callout.status != "cancelled"
+        last_callout = select(func.max(Callout.starts_at)).where(*live).scalar_subquery()
+        rows = await self._s.execute(
+            select(Case.id, Case.changed_at, last_callout)
+            .where(
+                Case.status.in_(("accepted", "active")),
+                Case.changed_at <= before,
+                (Case.paused_until.is_(None)) | (Case.paused_until <= now),
+                ~select(Callout.id).where(*live, Callout.starts_at > before).exists(),
+                self._no_prompt_since(prompt_kind, since),
+            )
+            .order_by(Case.changed_at, Case.id)
+            .limit(limit)
+        )
+        return [
+            (str(i), max(aware(at), aware(last)) if last is not None else aware(at))
+            for i, at, last in rows.all()
+        ]
+
+    async def set_paused(self, case_id: str, until: datetime | None) -> None:
+        """A deliberate pause of a campaign (bursts and pauses): no stall prompt until."""
+        await self._s.execute(update(Case).where(Case.id == case_id).values(paused_until=until))
+
+    async def changed_at(self, case_id: str) -> datetime | None:
+        found = await self._s.scalar(select(Case.changed_at).where(Case.id == case_id))
+        return None if found is None else aware(found)
 
     # --- end of life -----------------------------------------------------------------
 
