@@ -21,6 +21,7 @@ from signalbot import (
 
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.jobs import Jobs
 from bot.keyjobs import KeyMaintenance
 from bot.logging import get_logger
 from bot.messenger import Messenger, SignalMessenger
@@ -54,13 +55,27 @@ class EntryHandler(DataMessageHandler):
 
 
 class ReactionEntryHandler(ReactionHandler):
-    """Reactions arrive here; features that use them (RSVP) hook into the dispatcher."""
+    """Reactions to the bot's messages: the dispatcher reads 👍 / 👎 on a call-out as an
+    answer.  ``Reaction.timestamp`` is the *target* message's; the reaction's own is the
+    server's receive time."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, bot_number: str) -> None:
         self._dispatcher = dispatcher
+        self._bot_number = bot_number
 
     async def handle_reaction(self, context: ReactionContext) -> None:
-        log.debug("reaction_received", kind="reaction")
+        reaction = context.message
+        if reaction.source_uuid is None or reaction.source_number == self._bot_number:
+            return
+        if reaction.is_group():
+            return  # call-outs go by direct message; group reactions answer nothing
+        await self._dispatcher.on_reaction(
+            reaction.source_uuid,
+            reaction.timestamp,
+            reaction.emoji,
+            reaction.is_remove,
+            reaction.server_received_timestamp,
+        )
 
 
 @dataclass
@@ -68,6 +83,7 @@ class _Running:
     bot: SignalBot
     dispatcher: Dispatcher
     watchdog: asyncio.Task[None] | None = None
+    jobs: Jobs | None = None
 
 
 RECEIVER_CHECK_SECONDS = 5.0
@@ -153,8 +169,9 @@ class LanternApp:
         bot = SignalBot(self._signalbot_config())
         _rehome_signalbot_logger()
         dispatcher = self.make_dispatcher(SignalMessenger(bot))
+        await dispatcher.outbox.recover()  # rows a crash left mid-send go back in the queue
         bot.register(EntryHandler(dispatcher, self.settings.bot_number), groups=False)
-        bot.register(ReactionEntryHandler(dispatcher), groups=False)
+        bot.register(ReactionEntryHandler(dispatcher, self.settings.bot_number), groups=False)
         self._running = _Running(bot, dispatcher)
         bot.start(run_forever=False)
         await bot.wait_until_ready()
@@ -162,14 +179,20 @@ class LanternApp:
             _watch_receiver(bot, self.receiver_check_seconds)
         )
         await dispatcher.drain()
-        dispatcher.timers.start()
+        # deadlines: APScheduler (signalbot's own) wakes the sweep, rebuilt from the database
+        self._running.jobs = Jobs(
+            self.db, self.settings, dispatcher.timers.tick, scheduler=bot.scheduler
+        )
+        await self._running.jobs.start()
+        dispatcher.outbox.start()
         log.info("started", backend=self.db.engine.dialect.name, sealed=self.vault.sealed)
 
     async def stop(self) -> None:
         """Stop without stopping the event loop (``SignalBot.stop`` would)."""
         await self.key_maintenance.stop()
         if self._running is not None:
-            await self._running.dispatcher.timers.stop()
+            if self._running.jobs is not None:
+                await self._running.jobs.stop()
             bot = self._running.bot
             if self._running.watchdog is not None:
                 self._running.watchdog.cancel()
@@ -177,7 +200,10 @@ class LanternApp:
                     await self._running.watchdog
             if bot.init_task is not None and not bot.init_task.done():
                 bot.init_task.cancel()
+            outbox = self._running.dispatcher.outbox
+            await outbox.stop()  # the message in hand is sent and marked, never split
             await bot._pipeline.stop()
+            await outbox.settle()  # replies a stopped handler was sending: finished too
             await bot.close()
             self._running = None
         self.vault.seal()
