@@ -148,6 +148,8 @@ async def _expand(ctx: Context, *, callout_id: str, more: list[bool]) -> bool:
     return True
 
 
+LATE_REVEAL = timedelta(minutes=15)  # the place is still worth sending this late
+
 # --- the clock of a delivered call-out ---------------------------------------------
 
 
@@ -162,6 +164,10 @@ async def _clock(ctx: Context, *, callout_id: str) -> bool:
         await repo.set_columns(view.id, now=now, status="done")
         await repo.forget_sent(view.id)
         return True
+    if not view.revealed and view.starts_at <= now < view.starts_at + LATE_REVEAL:
+        # a reveal at the start itself, or one the bot was down for: people still on
+        # their way need the place; it goes before the start closes the answers
+        return await _reveal(ctx, view)
     if now >= view.starts_at:
         if view.checks_done & STARTED:
             return False

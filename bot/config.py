@@ -136,6 +136,7 @@ class Settings(BaseSettings):
     reveal_hours: float = Field(
         default=2.0,
         ge=0,
+        le=168,
         description="Default: the place is sent to confirmed people this long before.",
     )
     underfill_hours: float = Field(
