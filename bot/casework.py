@@ -224,5 +224,5 @@ async def close_vote(ctx: Context, case: CaseView) -> str:
     for member_id in await repos.cells.member_ids(case.cell_id):
         member = await repos.members.by_id(member_id)
         if member is not None:
-            await ctx.tell(member, message, ref=case.ref, **numbers)
+            await ctx.announce(member, message, ref=case.ref, **numbers)
     return result

@@ -134,13 +134,26 @@ class Context:
         whose safety number changed."""
         await self._tell(member, message_id, True, values)
 
+    async def announce(self, member: MemberView, message_id: str, /, **values: object) -> None:
+        """Like :meth:`tell`, for one of many copies (a vote's result to a whole cell): paced
+        by the send rate at routine priority, behind people waiting for an answer."""
+        await self._tell(member, message_id, False, values, priority=ROUTINE)
+
     async def _tell(
-        self, member: MemberView, message_id: str, sensitive: bool, values: dict[str, object]
+        self,
+        member: MemberView,
+        message_id: str,
+        sensitive: bool,
+        values: dict[str, object],
+        *,
+        priority: int = REPLY,
     ) -> None:
         account = await self.repos.members.account_of(member.id)
         if account is not None:
             text = translate(member.language, message_id, **values)
-            self.outgoing.append(Outgoing(account, text=text, sensitive=sensitive))
+            self.outgoing.append(
+                Outgoing(account, text=text, sensitive=sensitive, priority=priority)
+            )
 
     def format_time(self, moment: datetime, pattern: str = "EEE d MMM, HH:mm") -> str:
         """A date and time in the network's time zone and the reader's language."""

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from bot import casework
 from bot.casework import may_move, tell_subject
-from bot.context import Context, Outgoing
+from bot.context import URGENT, Context, Outgoing
 from bot.i18n import _
 from bot.policy import organized_case, shown_case_ref, voting_case
 from bot.router import Audience, Router
@@ -101,7 +101,8 @@ async def _call(ctx: Context, member: MemberView, case: CaseView, deadline: date
         deadline=when(ctx, deadline),
     )
     ctx.language_override = saved
-    ctx.outgoing.append(Outgoing(account, text=text, sensitive=True))
+    # one of a cell's worth of ballot papers: paced, but ahead of routine reminders
+    ctx.outgoing.append(Outgoing(account, text=text, sensitive=True, priority=URGENT))
 
 
 async def _cast(ctx: Context, raw: str, choice: str) -> None:
