@@ -168,6 +168,34 @@ class Settings(BaseSettings):
     outbox_keep_days: int = Field(
         default=7, ge=1, description="Delivery tombstones (no text, no recipient) kept this long."
     )
+    roles_file: Path | None = Field(
+        default=None,
+        description="TOML file with the network's role and skill catalogue (default: the "
+        "one shipped in bot/roles.toml). Coordinators add or retire roles with ADDROLE.",
+    )
+    rotation_offer_hours: float = Field(
+        default=6.0,
+        ge=0,
+        le=168,
+        description="A role slot is offered to one role holder at a time (least recently "
+        "served first) for this long before the next is asked (0: no rotation).",
+    )
+    pause_max_days: int = Field(
+        default=180, ge=1, le=730, description="Longest pause a member can take at once."
+    )
+    concentration_days: int = Field(
+        default=90, ge=7, description="Window for the load figure: confirmations counted."
+    )
+    concentration_share: float = Field(
+        default=0.6,
+        gt=0.2,
+        le=1.0,
+        description="Tell organizers when the busiest fifth of a cell took this share of its "
+        "confirmations.",
+    )
+    concentration_min: int = Field(
+        default=10, ge=1, description="Confirmations needed before the load figure is used."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     @field_validator("bot_number")
@@ -182,6 +210,11 @@ class Settings(BaseSettings):
         if not phonenumbers.is_valid_number(parsed):
             raise ValueError("is not a valid phone number (E.164, with country code)")
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+    @field_validator("roles_file", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: object) -> object:
+        return None if value in ("", None) else value
 
     @field_validator("signal_service")
     @classmethod

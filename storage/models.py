@@ -109,6 +109,8 @@ class Cell(Base):
     group_ct: Mapped[bytes | None] = mapped_column(
         LargeBinary, nullable=True
     )  # opt-in announcement group
+    # when organizers were last told that a few people carry most of the load
+    load_warned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class CellSite(Base):
@@ -169,6 +171,12 @@ class Member(Base):
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     timer_seconds: Mapped[int] = mapped_column(Integer, default=0)
     quarantined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # "protect the psyche": no call-outs or role offers until then (plain: the fan-out
+    # filters on it); availability is a bit set of day parts (bot/roles.py), None = any
+    paused_until: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True, index=True
+    )
+    availability: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Membership(Base):
@@ -481,6 +489,86 @@ class PromptAsk(Base):
     )
     member_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True, index=True)
     asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NetworkRole(Base):
+    """A change to the role catalogue shipped in the configuration file: a role a
+    coordinator added (``custom``; its names and descriptions, in every language, are
+    under the network key, bound to ``key``) or one retired (``retired_at``)."""
+
+    __tablename__ = "network_roles"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    custom: Mapped[bool] = mapped_column(Boolean, default=False)
+    labels_ct: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MemberRole(Base):
+    """A role a member signed up for.  Random ids only, like memberships: a cold copy
+    shows how many people hold each role, never who they are.  ``detail`` is the
+    translator's language pairs (``en-es``)."""
+
+    __tablename__ = "member_roles"
+    __table_args__ = (Index("ix_member_roles_role", "role_key"),)
+
+    member_id: Mapped[str] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    role_key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    detail: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class MemberSkill(Base):
+    """What a member can give (car, a language…): random ids only, as above."""
+
+    __tablename__ = "member_skills"
+    __table_args__ = (Index("ix_member_skills_skill", "skill"),)
+
+    member_id: Mapped[str] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    skill: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class SlotOffer(Base):
+    """A role slot of a call-out offered to one role holder first (fair rotation).
+    The person is a keyed hash ("attendee" domain, as in callout_members) and their id
+    under the call-out's data key, so a cold copy cannot link an offer to a member row.
+    States: offered -> taken | passed | expired."""
+
+    __tablename__ = "slot_offers"
+    __table_args__ = (Index("ix_slot_offers_state_expires", "state", "expires_at"),)
+
+    callout_id: Mapped[str] = mapped_column(
+        ForeignKey("callouts.id", ondelete="CASCADE"), primary_key=True
+    )
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    member_ct: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(10))
+    offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Covenant(Base):
+    """The participation covenant: the subject of a closed fight is invited, once, to
+    give solidarity in the next one.  ``case_bidx`` (keyed hash of the case id) makes it
+    once per case and survives the case being shredded; ``subject_bidx`` (keyed hash of
+    their account, its own domain) lets a later sign-up or "yes" count as given, without
+    pointing at a member row or a case row."""
+
+    __tablename__ = "covenants"
+
+    case_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
+    cell_id: Mapped[str] = mapped_column(ForeignKey("cells.id"), index=True)
+    subject_bidx: Mapped[bytes] = mapped_column(LargeBinary(16), index=True)
+    invited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answer: Mapped[str | None] = mapped_column(String(8), nullable=True)  # yes | later
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    gave_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 # APScheduler 3's SQLAlchemyJobStore table, created by a migration (never by the job

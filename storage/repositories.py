@@ -22,6 +22,7 @@ from storage.network import NetworkRepository
 from storage.outbox import OutboxRepository
 from storage.outcomes import OutcomeRepository
 from storage.prompts import PromptRepository
+from storage.roles import RoleRepository
 from storage.routing import IntakeCell, RoutingRepository
 
 __all__ = [
@@ -56,3 +57,4 @@ class Repositories:
         self.callouts = CalloutRepository(session, keys, self.keys)
         self.prompts = PromptRepository(session, keys, self.keys)
         self.debriefs = DebriefRepository(session, keys, self.keys)
+        self.roles = RoleRepository(session, keys)

@@ -37,6 +37,11 @@ PG_ADMIN_URL = os.environ.get(
     "LANTERN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
 TABLES = (
+    "covenants",
+    "slot_offers",
+    "member_skills",
+    "member_roles",
+    "network_roles",
     "prompt_asks",
     "prompts",
     "debriefs",
