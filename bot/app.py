@@ -25,6 +25,7 @@ from bot.jobs import Jobs
 from bot.keyjobs import KeyMaintenance
 from bot.logging import get_logger
 from bot.messenger import Messenger, SignalMessenger
+from bot.roles import file_catalogue
 from bot.vault import Vault
 from handlers import build_router
 from security.hardening import disable_core_dumps
@@ -114,6 +115,7 @@ class LanternApp:
         receiver_check_seconds: float = RECEIVER_CHECK_SECONDS,
     ) -> None:
         self.settings = settings
+        file_catalogue(settings.roles_file)  # a broken roles file stops the start, with why
         self.receiver_check_seconds = receiver_check_seconds
         self.db = Database(settings.effective_database_url)
         self.vault = Vault(self.db, unseal_window_seconds=settings.unseal_window_minutes * 60)

@@ -19,6 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from bot import callout_texts as texts
+from bot import load
 from bot.callouts import (
     ALL_CHECKS,
     OPTIONS_SLOT,
@@ -163,6 +164,7 @@ async def _clock(ctx: Context, *, callout_id: str) -> bool:
     if now >= done_time(ctx.settings, view.starts_at):
         await repo.set_columns(view.id, now=now, status="done")
         await repo.forget_sent(view.id)
+        await load.on_callout_done(ctx, view)
         return True
     if not view.revealed and view.starts_at <= now < view.starts_at + LATE_REVEAL:
         # a reveal at the start itself, or one the bot was down for: people still on

@@ -134,6 +134,10 @@ async def move(ctx: Context, case: CaseView, after: str, *, who: str, reason: st
         await repos.cases.add_event(
             case.id, "status", who=who, now=ctx.now, before=after, after="closed"
         )
+    if after in OUTCOMES:
+        from bot import covenant  # late: covenant builds on casework
+
+        await covenant.on_case_closed(ctx, case, after)
     found = await repos.cases.by_id(case.id)
     assert found is not None
     return found

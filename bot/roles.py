@@ -20,8 +20,9 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from babel import Locale
 
@@ -280,3 +281,26 @@ def _skill(key: str, raw: dict[str, Any], problems: list[str]) -> SkillDef:
             continue
         names[language] = str(raw[language])
     return SkillDef(key, names, tuple(str(a) for a in raw.get("aliases", [])))
+
+
+# --- the catalogue in force --------------------------------------------------------------
+
+
+@lru_cache(maxsize=4)
+def file_catalogue(path: Path | None) -> Catalogue:
+    """The file's catalogue, read once per path (checked at start by the app)."""
+    return load_catalogue(path)
+
+
+class RoleChanges(Protocol):
+    async def changes(self) -> tuple[list[Any], set[str]]: ...
+
+
+async def catalogue_of(roles_file: Path | None, changes: RoleChanges) -> Catalogue:
+    """The catalogue in force: the file's, with the coordinators' changes (one query)."""
+    custom, retired = await changes.changes()
+    added = [
+        RoleDef(c.key, c.names, c.descriptions, custom=True)
+        for c in custom  # storage.roles.CustomRole
+    ]
+    return file_catalogue(roles_file).with_changes(added, retired)

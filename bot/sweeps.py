@@ -22,11 +22,20 @@ Sweep = Callable[["Timers", Keyring, datetime], Awaitable[int]]
 
 def registered() -> list[Sweep]:
     """Imported late: the sweeps use the timers' context helpers."""
-    from bot import callout_timers, debrief_timers, outbox_timers, prompt_timers
+    from bot import (
+        callout_timers,
+        debrief_timers,
+        outbox_timers,
+        pause_timers,
+        prompt_timers,
+        rotation_timers,
+    )
 
     return [
         callout_timers.sweep,
+        rotation_timers.sweep,
         prompt_timers.sweep,
         debrief_timers.sweep,
+        pause_timers.sweep,
         outbox_timers.sweep,
     ]

@@ -9,6 +9,7 @@ from handlers import (
     cases,
     cells,
     council,
+    coverage,
     debrief,
     decisions,
     delivery,
@@ -17,6 +18,9 @@ from handlers import (
     members,
     prompts,
     rekey,
+    role_admin,
+    roles,
+    rotation,
     rsvp,
     verify,
     votes,
@@ -36,6 +40,10 @@ def build_router() -> Router:
     decisions.register(router)
     callouts.register(router)
     rsvp.register(router)
+    rotation.register(router)
+    roles.register(router)
+    coverage.register(router)
+    role_admin.register(router)
     debrief.register(router)
     prompts.register(router)
     council.register(router)
