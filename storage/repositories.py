@@ -14,15 +14,18 @@ from storage.ballots import BallotRepository
 from storage.callouts import CalloutRepository
 from storage.cases import CaseEventView, CaseRepository, CaseView
 from storage.cells import CellRepository, CellView, InviteRepository, InviteView
+from storage.covenants import CovenantRepository
 from storage.debriefs import DebriefRepository
 from storage.journal import DialogRepository, DialogState, JournalEntry, JournalRepository
 from storage.keystore import KeyStore
+from storage.load import LoadRepository
 from storage.members import MemberRepository, MemberView
 from storage.network import NetworkRepository
 from storage.outbox import OutboxRepository
 from storage.outcomes import OutcomeRepository
 from storage.prompts import PromptRepository
 from storage.roles import RoleRepository
+from storage.rotation import RotationRepository
 from storage.routing import IntakeCell, RoutingRepository
 
 __all__ = [
@@ -58,3 +61,6 @@ class Repositories:
         self.prompts = PromptRepository(session, keys, self.keys)
         self.debriefs = DebriefRepository(session, keys, self.keys)
         self.roles = RoleRepository(session, keys)
+        self.rotation = RotationRepository(session, keys, self.keys)
+        self.covenants = CovenantRepository(session, keys, self.keys)
+        self.load = LoadRepository(session, keys, self.keys)

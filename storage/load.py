@@ -1,0 +1,15 @@
+"""How the load of a cell's actions is shared (issue 6: being written)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from security import Keyring
+from storage.keystore import KeyStore
+
+
+class LoadRepository:
+    def __init__(self, session: AsyncSession, keys: Keyring, keystore: KeyStore) -> None:
+        self._s = session
+        self._k = keys
+        self._ks = keystore
