@@ -30,7 +30,8 @@ def environment(settings: Settings) -> dict[str, str]:
     """Every setting as the ``LANTERN_*`` variable an operator would set."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LANTERN_")}
     for name, value in settings.model_dump(mode="json").items():
-        text = json.dumps(value) if isinstance(value, list) else str(value)
+        # an unset optional setting is empty, as docker-compose passes it
+        text = "" if value is None else json.dumps(value) if isinstance(value, list) else str(value)
         env[f"LANTERN_{name.upper()}"] = text
     return env
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,12 +92,20 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite file migrated by ``alembic upgrade head``; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "lantern.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'lantern.db'}"
-        upgrade(url)
-        yield url
+        target = tmp_path / "lantern.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite+aiosqlite:///{target}"
         return
     url = request.getfixturevalue("postgres_url")
     asyncio.run(_truncate(url))
@@ -245,8 +254,10 @@ def bare_chat(app: LanternApp, messenger: FakeMessenger) -> Chat:
 @pytest.fixture
 async def net(app: LanternApp, bare_chat: Chat) -> Network:
     """A network bootstrapped exactly as a real one is: init, enroll, shares, a cell,
-    its first organizer.  Nothing here skips sealing or the need-to-know policy."""
-    return await bootstrap(app, bare_chat)
+    its first organizer.  Nothing here skips sealing or the need-to-know policy: the
+    first test per backend does it through the dispatcher; later ones get a copy of its
+    rows and unseal with two shares (tests/snapshot.py)."""
+    return await bootstrapped(app, bare_chat)
 
 
 @pytest.fixture
@@ -261,4 +272,5 @@ def new_account() -> str:
 
 
 from tests.live import FAST_SENDING, booted_live, fresh_live  # noqa: E402, F401  (sandbox fixtures)
-from tests.network import Network, bootstrap  # noqa: E402  (needs Chat defined above)
+from tests.network import Network, bootstrap  # noqa: E402, F401  (needs Chat defined above)
+from tests.snapshot import bootstrapped  # noqa: E402
