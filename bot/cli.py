@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from bot.cli_roles import register as register_roles
 from bot.config import ConfigError, Settings, load_settings
 from bot.logging import configure_logging, guard_stderr
+from bot.roles import file_catalogue
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -68,8 +70,11 @@ def run(config: ConfigOption = None) -> None:
     settings = _settings(config)
     try:
         settings.require_bot_number()
+        file_catalogue(settings.roles_file)  # `lantern roles` shows what is wrong in it
     except ConfigError as exc:
-        err.print(f"[bold red]Configuration error[/]\n  • {exc}")
+        err.print("[bold red]Configuration error[/]")
+        for line in str(exc).splitlines():
+            err.print(f"  • {line}")
         raise typer.Exit(EXIT_CONFIG) from None
     configure_logging(settings.log_level)
     guard_stderr()
@@ -506,6 +511,9 @@ def outbox(config: ConfigOption = None) -> None:
         return 0
 
     raise typer.Exit(_keys_run(settings, work))
+
+
+register_roles(app, _settings)
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from bot.cli import EXIT_CONFIG, EXIT_NOT_MIGRATED, app
 
 runner = CliRunner()
-SUBCOMMANDS = ("run", "migrate", "init", "sandbox", "demo", "config")
+SUBCOMMANDS = ("run", "migrate", "init", "sandbox", "demo", "config", "roles")
 
 
 @pytest.fixture(autouse=True)
