@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from babel import Locale
 
 from bot.config import SUPPORTED_LANGUAGES, ConfigError
+from bot.i18n import _
 
 DEFAULT_FILE = Path(__file__).with_name("roles.toml")
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -64,14 +65,14 @@ AVAILABILITY_WORDS: dict[str, int] = {
     "fin de semana": WEEKENDS,
     "fines de semana": WEEKENDS,
 }
-# the name shown back for each bit, as a message id of the .po files
+# the name shown back for each bit (message ids)
 AVAILABILITY_NAMES = {
-    MORNING: "avail.morning",
-    AFTERNOON: "avail.afternoon",
-    EVENING: "avail.evening",
-    NIGHT: "avail.night",
-    WEEKDAYS: "avail.weekdays",
-    WEEKENDS: "avail.weekends",
+    MORNING: _("avail.morning"),
+    AFTERNOON: _("avail.afternoon"),
+    EVENING: _("avail.evening"),
+    NIGHT: _("avail.night"),
+    WEEKDAYS: _("avail.weekdays"),
+    WEEKENDS: _("avail.weekends"),
 }
 
 

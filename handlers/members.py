@@ -10,6 +10,7 @@ from babel.dates import format_date
 
 from bot.context import Context
 from bot.i18n import LANGUAGE_NAMES, _, language_menu, normalise_language, parse_yes_no
+from bot.roles import AVAILABILITY_NAMES, catalogue_of
 from bot.router import Audience, Router
 from handlers import callout_admin
 from handlers.join import timer_words
@@ -67,7 +68,32 @@ async def cmd_me(ctx: Context) -> None:
         role=ctx.t(ROLE_NAMES.get(member.role, _("role.member"))),
         joined=format_date(member.joined_at, format="long", locale=member.language),
         timer=timer_words(ctx, member.timer_seconds),
+        more="".join("\n" + line for line in await _giving(ctx, member.id)),
     )
+
+
+async def _giving(ctx: Context, member_id: str) -> list[str]:
+    """Roles, skills, times and a pause: ``me`` shows everything the bot holds."""
+    repo, language = ctx.repos.roles, ctx.language
+    catalogue = await catalogue_of(ctx.settings.roles_file, repo)
+    held = await repo.held(member_id)
+    names = [
+        role.name(language) + (f" ({detail})" if detail else "")
+        for key, detail in held.items()
+        if (role := catalogue.get(key)) is not None
+    ]
+    lines = [ctx.t(_("me.roles"), roles=", ".join(names) or ctx.t(_("me.none")))]
+    skills = sorted(catalogue.skill_name(s, language) for s in await repo.skills(member_id))
+    if skills:
+        lines.append(ctx.t(_("me.skills"), skills=", ".join(skills)))
+    mask = await repo.availability(member_id)
+    if mask:
+        times = [ctx.t(name) for bit, name in AVAILABILITY_NAMES.items() if mask & bit]
+        lines.append(ctx.t(_("me.available"), times=", ".join(times)))
+    until = await repo.paused_until(member_id)
+    if until is not None and until > ctx.now:
+        lines.append(ctx.t(_("me.paused"), until=ctx.format_time(until)))
+    return lines
 
 
 async def cmd_lang(ctx: Context) -> None:

@@ -258,3 +258,32 @@ async def test_coordinator_cannot_leave_without_a_rekey(net: Network, chat: Chat
     coordinator = net.coordinators[0]
     assert await chat.say(coordinator, "leave") == en("leave.coordinator")
     assert "coord1" in await chat.say(coordinator, "me")  # still there
+
+
+async def test_me_shows_roles_skills_times_and_a_pause_in_the_persons_language(
+    net: Network, chat: Chat, app: LanternApp
+) -> None:
+    """``me`` promises everything the bot holds: what someone gives is part of it."""
+    from bot.roles import EVENING, WEEKENDS
+    from storage.repositories import Repositories
+
+    ana = new_account()
+    await join(chat, net, ana, "ana_r", "es")
+    assert es("me.none") in await chat.say(ana, "yo")
+    assert app.vault.keys is not None
+    async with app.db.transaction() as session:
+        repos = Repositories(session, app.vault.keys)
+        member = await repos.members.by_account(ana)
+        assert member is not None
+        now = utcnow()
+        await repos.roles.signup(member.id, "driver", detail=None, now=now)
+        await repos.roles.signup(member.id, "translator", detail="en-es", now=now)
+        await repos.roles.set_skills(member.id, ["car", "lang:ar"])
+        await repos.roles.set_availability(member.id, EVENING | WEEKENDS)
+        await repos.roles.pause(member.id, now + timedelta(days=10))
+    shown = await chat.say(ana, "yo")
+    assert "conductor/a" in shown and "traductor/a (en-es)" in shown
+    assert "coche" in shown and "árabe" in shown
+    assert "noches, fines de semana" in shown
+    assert "en pausa hasta el" in shown
+    assert "{" not in shown
