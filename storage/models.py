@@ -385,6 +385,7 @@ class Callout(Base):
     __table_args__ = (
         Index("ix_callouts_status_send_at", "status", "send_at"),
         Index("ix_callouts_status_starts_at", "status", "starts_at"),
+        Index("ix_callouts_cell_starts", "cell_id", "starts_at"),  # a cell's load window
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)

@@ -83,7 +83,9 @@ async def test_case_full_life_subject_hears_every_step(
     assert await chat.say(orga, f"close {ref} won $1,200 every deposit back") == en(
         "close.done", ref=ref, days=90
     )
-    assert last(messenger, case.subject) == [es("subject.won", ref=ref)]
+    won, invitation = last(messenger, case.subject, 2)  # the outcome, then the covenant
+    assert won == es("subject.won", ref=ref)
+    assert invitation.startswith(es("covenant.won", ref=ref))
     assert await chat.say(case.subject, "casos") == "\n".join(
         [es("cases.own_header"), es("cases.own_line", ref=ref, status="cerrado (ganado)")]
     )

@@ -1,6 +1,6 @@
 """Roles, skills and pauses of members; changes to the role catalogue; role slots offered
 in rotation; the participation covenant; when a cell's organizers were last told about
-its load.
+its load (and an index to count it per cell).
 
 Revision ID: 0005
 Revises: 0004
@@ -23,6 +23,8 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("paused_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("availability", sa.Integer(), nullable=True))
         batch_op.create_index(batch_op.f("ix_members_paused_until"), ["paused_until"], unique=False)
+    with op.batch_alter_table("callouts", schema=None) as batch_op:
+        batch_op.create_index("ix_callouts_cell_starts", ["cell_id", "starts_at"], unique=False)
     with op.batch_alter_table("cells", schema=None) as batch_op:
         batch_op.add_column(sa.Column("load_warned_at", sa.DateTime(timezone=True), nullable=True))
 
