@@ -83,7 +83,9 @@ async def _giving(ctx: Context, member_id: str) -> list[str]:
         if (role := catalogue.get(key)) is not None
     ]
     lines = [ctx.t(_("me.roles"), roles=", ".join(names) or ctx.t(_("me.none")))]
-    skills = sorted(catalogue.skill_name(s, language) for s in await repo.skills(member_id))
+    skills = sorted(
+        (catalogue.skill_name(s, language) for s in await repo.skills(member_id)), key=str.casefold
+    )
     if skills:
         lines.append(ctx.t(_("me.skills"), skills=", ".join(skills)))
     mask = await repo.availability(member_id)

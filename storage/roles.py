@@ -165,6 +165,16 @@ class RoleRepository:
             update(Member).where(Member.id == member_id).values(paused_until=until)
         )
 
+    async def end_pause(self, member_id: str, *, now: datetime) -> bool:
+        """Clear a pause that has ended; False if it was cleared already (a concurrent
+        tick, or RESUME) or moved later (PAUSE again), so the welcome goes out once."""
+        result = await self._s.execute(
+            update(Member)
+            .where(Member.id == member_id, Member.paused_until <= now)
+            .values(paused_until=None)
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
     async def pauses_over(self, *, now: datetime, limit: int = 100) -> list[str]:
         """Members whose pause has ended (the sweep welcomes them back and clears it)."""
         rows = await self._s.scalars(
