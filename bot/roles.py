@@ -109,16 +109,23 @@ def fold(text: str) -> str:
     return " ".join(plain.replace("-", " ").replace("_", " ").split())
 
 
+def _singular(word: str) -> str:
+    for suffix in ("es", "s"):
+        if word.endswith(suffix) and len(word) > len(suffix) + 2:
+            return word[: -len(suffix)]
+    return word
+
+
 def _forms(word: str) -> set[str]:
-    """A word as typed, singular and without a Spanish ``/a`` ending."""
+    """A name as typed, without a Spanish ``/a`` ending, and with each word singular
+    ("legal observers", "cocineras de campaña")."""
     folded = fold(word)
     forms = {folded}
     if "/" in folded:
         forms.add(folded.split("/", 1)[0].strip())
     for form in list(forms):
-        for suffix in ("es", "s"):
-            if form.endswith(suffix) and len(form) > len(suffix) + 2:
-                forms.add(form[: -len(suffix)])
+        forms.add(_singular(form))
+        forms.add(" ".join(_singular(w) for w in form.split()))
     return forms
 
 
