@@ -19,7 +19,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from bot import callout_texts as texts
-from bot import load
+from bot import load, rotation
 from bot.callouts import (
     ALL_CHECKS,
     OPTIONS_SLOT,
@@ -132,7 +132,11 @@ async def _expand(ctx: Context, *, callout_id: str, more: list[bool]) -> bool:
     view = await repo.by_id(callout_id, lock=True)
     if view is None or view.status != "sending":
         return False
-    page = await repo.audience_page(view.audience, after=view.expand_cursor, limit=BATCH)
+    if view.expand_cursor is None:  # role holders whose turn it is are asked first
+        await rotation.start_offers(ctx, view)
+    page = await repo.audience_page(
+        view.audience, after=view.expand_cursor, limit=BATCH, now=ctx.now
+    )
     fresh = await repo.add_members(view.id, page)
 
     def compose(language: str) -> str:

@@ -204,6 +204,7 @@ async def cancel(ctx: Context, view: CalloutView, *, who: str) -> int:
     who answered is told."""
     await ctx.repos.callouts.set_columns(view.id, now=ctx.now, status="cancelled")
     await ctx.repos.outbox.withdraw(view.id, now=ctx.now)
+    await ctx.repos.rotation.close_all(view.id)  # no role offer outlives its call-out
     await ctx.repos.callouts.update_body(view.id, who=who, event="cancelled", now=ctx.now)
     return await tell_answered(ctx, view, _("callout.cancelled_notice"))
 

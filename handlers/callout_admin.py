@@ -113,7 +113,9 @@ async def status_text(ctx: Context, view: CalloutView) -> str:
     progress = await ctx.repos.outbox.progress(view.id)
     waiting = 0
     if view.status in ("scheduled", "sending"):
-        waiting = max(0, await repo.audience_size(view.audience) - await repo.asked_count(view.id))
+        waiting = max(
+            0, await repo.audience_size(view.audience, ctx.now) - await repo.asked_count(view.id)
+        )
     lines = [
         ctx.t(
             _("callout.status_head"),

@@ -201,7 +201,7 @@ async def describe(ctx: Context, data: dict[str, Any]) -> str:
         ctx.t(
             _("callout.field_audience"),
             value=" · ".join(who),
-            count=await ctx.repos.callouts.audience_size(audience),
+            count=await ctx.repos.callouts.audience_size(audience, ctx.now),
         ),
     ]
     if data.get("case_ref"):

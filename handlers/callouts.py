@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import callout_texts as texts
+from bot import rotation
 from bot.callouts import progress_for, wake_for
 from bot.context import Context
 from bot.i18n import _, parse_yes_no
@@ -181,7 +182,7 @@ async def answer_confirm(ctx: Context) -> None:
         what=data["what"],
         where=data["where"],
         wanted=int(data["wanted"]),
-        slots=slots_of(data),
+        slots=await rotation.with_roles(ctx, slots_of(data)),
         audience=audience,
         starts_at=starts,
         reveal_at=reveal_at,
@@ -198,7 +199,7 @@ async def answer_confirm(ctx: Context) -> None:
     )
     wake_for(ctx, view.id, send_at=send, starts_at=starts, reveal_at=reveal_at)
     await ctx.end_dialog()
-    count = await ctx.repos.callouts.audience_size(audience)
+    count = await ctx.repos.callouts.audience_size(audience, ctx.now)
     if view.status == "sending":
         ctx.reply(_("callout.created"), ref=view.ref, count=count)
     else:

@@ -11,6 +11,7 @@ call-out message arrives here as ``yes <id>`` / ``no <id>`` (see ``ref_for_react
 from __future__ import annotations
 
 from bot import callout_texts as texts
+from bot import covenant, rotation
 from bot.callouts import STARTED
 from bot.context import Context
 from bot.i18n import _
@@ -100,10 +101,13 @@ async def _record(
             if await _room(ctx, view, index):
                 slot = index
             else:
-                notes.append(_full(ctx, view, index, _("rsvp.slot_full")))
+                notes.append(await _refused(ctx, view, index, _("rsvp.slot_full")))
     await ctx.repos.callouts.set_answer(
         view.id, ctx.member.id, answer=answer, slot=slot, now=ctx.now
     )
+    await rotation.answered(ctx, view, ctx.member.id, answer, slot)
+    if answer == "yes":
+        await covenant.gave(ctx)
     when = ctx.format_time(view.starts_at)
     lines = [ctx.t(REPLIES[answer], ref=view.ref, what=view.what, when=when)]
     if answer == "yes":
@@ -122,8 +126,23 @@ async def _record(
 
 
 async def _room(ctx: Context, view: CalloutView, index: int) -> bool:
+    """A free place, not held for someone whose turn it is (their own offer counts)."""
+    assert ctx.member is not None
+    if rotation.rotating(ctx, view, index):
+        return await rotation.may_take(ctx, view, index, ctx.member.id)
     taken = await ctx.repos.callouts.slots_taken(view.id)
     return taken.get(index, 0) < view.slots[index].need
+
+
+async def _refused(ctx: Context, view: CalloutView, index: int, message_id: str) -> str:
+    """Why not: held in rotation (until when), or simply full."""
+    if rotation.rotating(ctx, view, index):
+        taken = await ctx.repos.callouts.slots_taken(view.id)
+        if taken.get(index, 0) < view.slots[index].need:
+            held = await rotation.held_note(ctx, view, index)
+            if held is not None:
+                return held
+    return _full(ctx, view, index, message_id)
 
 
 async def _open_slots(ctx: Context, view: CalloutView) -> str:
@@ -181,11 +200,12 @@ async def cmd_take(ctx: Context) -> None:
         ctx.reply_text(_unknown_slot(ctx, view, slot_text.strip() or "?"))
         return
     if index != mine.slot and not await _room(ctx, view, index):
-        ctx.reply_text(_full(ctx, view, index, _("rsvp.slot_full_take")))
+        ctx.reply_text(await _refused(ctx, view, index, _("rsvp.slot_full_take")))
         return
     await ctx.repos.callouts.set_answer(
         view.id, ctx.member.id, answer="yes", slot=index, now=ctx.now
     )
+    await rotation.answered(ctx, view, ctx.member.id, "yes", index)
     ctx.reply(_("rsvp.took"), ref=view.ref, slot=view.slots[index].name)
 
 

@@ -8,19 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Cell, Member, Membership
+from storage.models import Cell, Member, MemberRole, Membership, MemberSkill
+from storage.roles import not_paused
 
-# Audience filters: each narrows who of the chosen cells is asked.  The Roles issue adds
-# skills and network roles as further kinds here; nothing else changes.
+# Audience filters: each narrows who of the chosen cells is asked.
 Filter = Callable[[str], ColumnElement[bool]]
 FILTERS: dict[str, Filter] = {
-    "role": lambda value: Membership.role == value,
+    "role": lambda value: Membership.role == value,  # organizer | member, in the cell
     "language": lambda value: Member.language == value,
+    "skill": lambda value: Member.id.in_(
+        select(MemberSkill.member_id).where(MemberSkill.skill == value)
+    ),
+    "holds": lambda value: Member.id.in_(
+        select(MemberRole.member_id).where(MemberRole.role_key == value)
+    ),
 }
 
 
@@ -52,7 +59,8 @@ class AudienceQueries:
     _s: AsyncSession
 
     @staticmethod
-    def _audience(audience: Audience) -> Select[tuple[str]]:
+    def _audience(audience: Audience, now: datetime | None = None) -> Select[tuple[str]]:
+        """``now`` leaves out members who are paused at that time."""
         query = (
             select(Membership.member_id)
             .join(Member, Member.id == Membership.member_id)
@@ -63,19 +71,31 @@ class AudienceQueries:
             query = query.where(Membership.cell_id.in_(audience.cells))
         for kind, value in audience.filters:
             query = query.where(FILTERS[kind](value))
+        if now is not None:
+            query = query.where(not_paused(now))
         return query
 
     async def audience_page(
-        self, audience: Audience, *, after: str | None, limit: int
+        self, audience: Audience, *, after: str | None, limit: int, now: datetime | None = None
     ) -> list[str]:
-        """The next ``limit`` member ids of the audience after ``after``, in id order."""
-        query = self._audience(audience)
+        """The next ``limit`` member ids of the audience after ``after``, in id order
+        (without those paused at ``now``, when given)."""
+        query = self._audience(audience, now)
         if after is not None:
             query = query.where(Membership.member_id > after)
         rows = await self._s.scalars(query.distinct().order_by(Membership.member_id).limit(limit))
         return list(rows.all())
 
-    async def audience_size(self, audience: Audience) -> int:
-        inner = self._audience(audience).distinct().subquery()
+    async def in_audience(
+        self, audience: Audience, member_ids: list[str], *, now: datetime
+    ) -> set[str]:
+        """Which of these people the call-out asks (and are not paused)."""
+        if not member_ids:
+            return set()
+        query = self._audience(audience, now).where(Membership.member_id.in_(member_ids))
+        return set((await self._s.scalars(query.distinct())).all())
+
+    async def audience_size(self, audience: Audience, now: datetime | None = None) -> int:
+        inner = self._audience(audience, now).distinct().subquery()
         found = await self._s.scalar(select(func.count()).select_from(inner))
         return int(found or 0)

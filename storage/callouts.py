@@ -55,8 +55,9 @@ def normalise_callout_ref(raw: str) -> str | None:
 
 @dataclass(frozen=True)
 class Slot:
-    name: str
+    name: str  # as the organizer typed it
     need: int
+    role: str | None = None  # the catalogue role it matched: offered in rotation first
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class CalloutView:
     status: str  # scheduled | sending | sent | cancelled | done
     wanted: int
     slots: tuple[Slot, ...] = ()
+    widened: tuple[int, ...] = ()  # role slots open to everyone asked (rotation is over)
     audience: Audience = field(default_factory=Audience)
     case_ref: str | None = None
     rung: str = ""
@@ -136,7 +138,11 @@ class CalloutRepository(CalloutAnswers, AudienceQueries):
             reveal_at=aware(row.reveal_at),
             status=row.status,
             wanted=int(body["wanted"]),
-            slots=tuple(Slot(str(n), int(k)) for n, k in body.get("slots", [])),
+            slots=tuple(
+                Slot(str(slot[0]), int(slot[1]), slot[2] if len(slot) > 2 else None)
+                for slot in body.get("slots", [])
+            ),
+            widened=tuple(int(i) for i in body.get("widened", [])),
             audience=Audience.from_json(body.get("audience", {})),
             case_ref=body.get("case_ref"),
             rung=str(body.get("rung") or ""),
@@ -179,7 +185,7 @@ class CalloutRepository(CalloutAnswers, AudienceQueries):
             "what": what,
             "where": where,
             "wanted": wanted,
-            "slots": [[s.name, s.need] for s in slots],
+            "slots": [[s.name, s.need, s.role] for s in slots],
             "audience": audience.to_json(),
             "case_ref": case_ref,
             "rung": rung,
