@@ -93,11 +93,18 @@ def find_slot(slots: tuple[Slot, ...], text: str) -> int | None:
     return None
 
 
-def slots_text(slots: tuple[Slot, ...], taken: Counter[int] | None = None) -> str:
-    """``1. driver ×2 · 2. legal observer ×1`` or, with ``taken``, ``driver 1/2``."""
+def slots_text(
+    slots: tuple[Slot, ...], taken: Counter[int] | None = None, held: Counter[int] | None = None
+) -> str:
+    """``1. driver ×2 · 2. legal observer ×1`` or, with ``taken``, ``driver 1/2``, and
+    with ``held`` (places offered in rotation, waiting for an answer) ``driver 1/2 (+1)``."""
     if taken is None:
         return " · ".join(f"{i}. {s.name} ×{s.need}" for i, s in enumerate(slots, start=1))
-    return " · ".join(f"{s.name} {taken.get(i, 0)}/{s.need}" for i, s in enumerate(slots))
+    held = held or Counter()
+    return " · ".join(
+        f"{s.name} {taken.get(i, 0)}/{s.need}" + (f" (+{held[i]} 🔁)" if held.get(i) else "")
+        for i, s in enumerate(slots)
+    )
 
 
 # --- member texts --------------------------------------------------------------------

@@ -155,7 +155,9 @@ async def status_text(ctx: Context, view: CalloutView) -> str:
     )
     if view.slots:
         taken = await repo.slots_taken(view.id)
-        lines.append(ctx.t(_("callout.status_slots"), slots=texts.slots_text(view.slots, taken)))
+        held = await ctx.repos.rotation.outstanding(view.id)
+        slots = texts.slots_text(view.slots, taken, held)
+        lines.append(ctx.t(_("callout.status_slots"), slots=slots))
     confirmed = await ctx.repos.members.accounts_of(await repo.confirmed_member_ids(view.id))
     handles = sorted(member.handle for member, _account in confirmed.values())
     if handles:

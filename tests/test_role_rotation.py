@@ -139,7 +139,8 @@ async def test_others_cannot_jump_a_held_place_but_their_yes_is_kept(
     reply = await chat.say(ana, f"yes {ref} driver")
     assert "held for people whose turn it is" in reply
     assert en("rsvp.slot_yours", slot="driver") not in reply
-    assert "1 yes" in "\n".join(await chat.send(net.organizer, f"status {ref}"))
+    status = "\n".join(await chat.send(net.organizer, f"status {ref}"))
+    assert "1 yes" in status and "driver 0/1 (+1 🔁)" in status
     holder = next(
         who for who in people.values() if OFFER_MARK in "".join(received(chat.messenger, who))
     )
