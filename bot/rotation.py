@@ -4,10 +4,10 @@
 are the role's holders whom the call-out asks (its cells and filters), who are not
 paused, not quarantined, free at the action's local time (their SKILLS times), have not
 said NO to it, hold no slot of it yet and were not offered this slot before.  They are
-ordered by *who served least recently*: never first, then the oldest last action they
-said yes to (any role — the load is the confrontation, not the job title), then fewer
-actions in the last ``concentration_days``, then a keyed hash (stable, not
-guessable).  The work is one query for the holders and one for their history: it
+ordered by *who served least recently*: never first, then the day of the last action
+they said yes to, oldest first (any role: the load is the confrontation, not the job
+title), then fewer actions in the last ``concentration_days``, then a keyed hash
+(stable, not guessable).  The work is one query for the holders and one for their history: it
 follows the number of holders, not the size of the network.
 
 **Offers.**  When the call-out starts going out, each role slot with free places is
@@ -94,7 +94,7 @@ async def candidates(ctx: Context, view: CalloutView, index: int) -> list[Candid
     found.sort(
         key=lambda c: (
             c.served.last is not None,
-            c.served.last or NEVER,
+            (c.served.last or NEVER).date(),  # same day: fewer actions lately goes first
             c.served.count,
             rotation.digest(c.member_id),
         )
