@@ -33,6 +33,8 @@ DEFAULT_FILE = Path(__file__).with_name("roles.toml")
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 LANGUAGE_SKILL = "lang:"  # "lang:es": speaks Spanish
 PAIR = re.compile(r"^([a-z]{2})\s*[-/>]\s*([a-z]{2})$")
+PAIR_NAMES = re.compile(r"^(\w+)\s*[-/>]\s*(\w+)$")  # "english-spanish", "inglés>árabe"
+SLASH_ENDING = re.compile(r"/[a-z]{1,2}\b")  # Spanish "/a", "/as" endings
 
 # --- availability --------------------------------------------------------------------
 
@@ -121,8 +123,9 @@ def _forms(word: str) -> set[str]:
     ("legal observers", "cocineras de campaña")."""
     folded = fold(word)
     forms = {folded}
-    if "/" in folded:
-        forms.add(folded.split("/", 1)[0].strip())
+    if "/" in folded:  # "observador/a legal" -> "observador legal" (words after it kept,
+        # so "traductor/a en-es" is not the role's name: the pairs stay for the caller)
+        forms.add(" ".join(SLASH_ENDING.sub("", folded).split()))
     for form in list(forms):
         forms.add(_singular(form))
         forms.add(" ".join(_singular(w) for w in form.split()))
@@ -231,16 +234,22 @@ def language_skill(text: str) -> str | None:
 
 
 def parse_pairs(text: str) -> str | None:
-    """``en-es, es>ar`` -> ``en-es,es-ar`` (a translator's language pairs), or None."""
+    """``en-es, es>ar`` -> ``en-es,es-ar`` (a translator's language pairs), or None.
+
+    Language names in any supported language are read too (``english-spanish``,
+    ``inglés-árabe``), because people write what they say."""
     pairs = []
-    for part in re.split(r"[,;]|\s+(?=[a-z]{2}\s*[-/>])", text.casefold()):
+    for part in re.split(r"[,;]|\s+(?:and|y|e|&)\s+|\s+(?=\w+\s*[-/>])", text.casefold()):
         part = part.strip()
         if not part:
             continue
-        found = PAIR.match(part)
-        if found is None or found.group(1) == found.group(2):
+        found = PAIR.match(part) or PAIR_NAMES.match(part)
+        if found is None:
             return None
-        pairs.append(f"{found.group(1)}-{found.group(2)}")
+        left, right = (language_skill(found.group(i)) for i in (1, 2))
+        if left is None or right is None or left == right:
+            return None
+        pairs.append(f"{left.removeprefix(LANGUAGE_SKILL)}-{right.removeprefix(LANGUAGE_SKILL)}")
     return ",".join(dict.fromkeys(pairs)) or None
 
 

@@ -93,9 +93,12 @@ async def answer_confirm(ctx: Context) -> None:
         ctx.reply(_("roleadmin.dropped"))
         return
     names = {lang: str(data[f"name_{lang}"]) for lang in SUPPORTED_LANGUAGES}
-    if (await _catalogue(ctx)).find_role(names[ctx.language], include_retired=True):
-        ctx.reply(_("roleadmin.clash"), name=names[ctx.language], role=names[ctx.language])
-        return  # added meanwhile by another coordinator
+    catalogue = await _catalogue(ctx)
+    for name in names.values():  # another coordinator may have added it meanwhile
+        clash = catalogue.find_role(name, include_retired=True)
+        if clash is not None:
+            ctx.reply(_("roleadmin.clash_late"), name=name, role=clash.name(ctx.language))
+            return
     descriptions = {lang: str(data[f"description_{lang}"]) for lang in SUPPORTED_LANGUAGES}
     await ctx.repos.roles.add_role(names, descriptions, now=ctx.now)
     ctx.reply(_("roleadmin.added"), role=names[ctx.language])

@@ -2,8 +2,9 @@
 
 Role words are matched forgivingly (any language, plural, accents, aliases: see
 :mod:`bot.roles`), because people type on phones.  A translator says which language
-pairs (``signup translator en-es``); without readable pairs the role is not taken and
-the reply shows exactly what to send, so nothing half-done is stored.  Skills, times and
+pairs (``signup translator en-es``, or language names: ``inglés-español``); without
+readable pairs the role is not taken and the reply shows exactly what to send (an example
+that works when sent as is), so nothing half-done is stored.  Skills, times and
 pauses are in :mod:`handlers.skills`.
 """
 
@@ -94,6 +95,8 @@ async def cmd_drop(ctx: Context) -> None:
     if role is None or role.key not in held:
         if not held:
             ctx.reply(_("roles.none_held"))
+        elif not ctx.args:
+            ctx.reply(_("roles.drop_usage"), roles=mine)
         else:
             ctx.reply(_("roles.not_held"), typed=ctx.args[:40], roles=mine)
         return

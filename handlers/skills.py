@@ -4,6 +4,7 @@ SKILLS with words *replaces* the list (skills and times together), so what the b
 holds is always exactly the last thing the person sent.  If any word is not understood,
 nothing is saved: the reply names the words it did not understand and shows an example,
 and the person resends the whole line (their old list stays as it was, nothing is lost).
+A role typed as a skill ("childcare") gets a pointer to SIGNUP.
 
 A pause keeps the person out of call-outs and role offers until it ends; call-outs they
 already said yes to still stand (they can answer NO).  The sweep in
@@ -24,7 +25,20 @@ from bot.router import Audience, Router
 NONE_WORDS = frozenset({"none", "nothing", "ninguna", "ninguno", "nada", "-"})
 FILLER = frozenset({"and", "y", "e", "also", "tambien"})
 PHRASE_MAX = 4  # words in the longest skill or time ("fines de semana")
-_DURATION = re.compile(r"^(\d{1,3}|an?|one|una?|uno)\s*([a-z]+)$")
+_DURATION = re.compile(r"^(\d{1,3}|[a-z]+)\s*([a-z]+)$")
+_NUMBERS = {
+    **dict.fromkeys(("a", "an", "one", "un", "una", "uno"), 1),
+    **dict.fromkeys(("two", "dos", "couple"), 2),
+    **dict.fromkeys(("three", "tres"), 3),
+    **dict.fromkeys(("four", "cuatro"), 4),
+    **dict.fromkeys(("five", "cinco"), 5),
+    **dict.fromkeys(("six", "seis"), 6),
+    **dict.fromkeys(("seven", "siete"), 7),
+    **dict.fromkeys(("eight", "ocho"), 8),
+    **dict.fromkeys(("nine", "nueve"), 9),
+    **dict.fromkeys(("ten", "diez"), 10),
+}
+_NOISE = re.compile(r"[^\w\s]|\b(?:for|por|durante|of|de)\b")  # "for 2 weeks.", "un par de"
 _UNITS = {
     **dict.fromkeys(("d", "day", "days", "dia", "dias"), 1),
     **dict.fromkeys(("w", "wk", "wks", "week", "weeks", "semana", "semanas"), 7),
@@ -33,12 +47,16 @@ _UNITS = {
 
 
 def parse_duration(text: str) -> int | None:
-    """``2 weeks``, ``10 días``, ``un mes``, ``3w`` -> days; None if unreadable."""
-    found = _DURATION.match(fold(text))
+    """``2 weeks``, ``10 días``, ``un mes``, ``dos semanas``, ``3w``, ``a week.`` -> days;
+    None if unreadable (the reply then shows examples: nothing is guessed)."""
+    folded = fold(text).replace("un par", "couple").replace("a couple", "couple")
+    cleaned = " ".join(_NOISE.sub(" ", folded).split())
+    found = _DURATION.match(cleaned)
     if found is None or found.group(2) not in _UNITS:
         return None
-    count = int(found.group(1)) if found.group(1).isdigit() else 1
-    return count * _UNITS[found.group(2)] or None
+    number = found.group(1)
+    count = int(number) if number.isdigit() else _NUMBERS.get(number)
+    return None if count is None else count * _UNITS[found.group(2)] or None
 
 
 def read_skills(
@@ -101,7 +119,13 @@ async def cmd_skills(ctx: Context) -> None:
     catalogue = await catalogue_of(ctx.settings.roles_file, repo)
     skills, mask, unknown = read_skills(words, catalogue.find_skill)
     if unknown:
-        ctx.reply(_("skills.unknown"), words=", ".join(unknown[:6])[:120])
+        # the line as typed, not the words picked out of it: a reply built only from
+        # what was sent (the cross-cell threat tests compare replies with it masked)
+        lines = [ctx.t(_("skills.unknown"), words=ctx.args[:120])]
+        role = next(filter(None, map(catalogue.find_role, [" ".join(unknown), *unknown])), None)
+        if role is not None:  # "childcare" is something to sign up for, not a skill
+            lines.append(ctx.t(_("skills.is_role"), role=role.name(ctx.language)))
+        ctx.reply_text("\n".join(lines))
         return
     await repo.set_skills(ctx.member.id, skills)
     await repo.set_availability(ctx.member.id, mask or None)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from bot.i18n import translate
 from bot.roles import EVENING, WEEKENDS, load_catalogue
 from handlers.skills import parse_duration
@@ -59,6 +61,8 @@ async def test_signup_and_drop_in_english_with_plurals_and_aliases(
     assert await chat.say(ana, "drop medic") == en(
         "roles.not_held", typed="medic", roles="legal observer"
     )
+    assert await chat.say(ana, "drop") == en("roles.drop_usage", roles="legal observer")
+    assert await held(chat, ana) == {"legal_observer": None}
 
 
 async def test_signup_drop_and_roles_in_spanish(net: Network, chat: Chat) -> None:
@@ -103,6 +107,25 @@ async def test_translator_needs_pairs_and_can_change_them(net: Network, chat: Ch
     assert "✅ translator (fr-en) — " in "\n".join(await chat.send(ana, "roles"))
 
 
+async def test_translator_in_spanish_the_example_given_works_as_sent(
+    net: Network, chat: Chat
+) -> None:
+    [rosa] = await crew(chat, net, 1, lang="es")
+    asked = await chat.say(rosa, "apuntarme traductora")
+    assert asked == es("roles.pairs_needed", role="traductor/a", word="apuntarme")
+    example = "apuntarme traductor/a en-es"
+    assert example in asked
+    assert await chat.say(rosa, example) == es(
+        "roles.signed_pairs", role="traductor/a", pairs="en-es"
+    )
+    assert await chat.say(rosa, "apuntar intérprete inglés-español y árabe>francés") == es(
+        "roles.signed_pairs", role="traductor/a", pairs="en-es,ar-fr"
+    )
+    assert await held(chat, rosa) == {"translator": "en-es,ar-fr"}
+    assert await chat.say(rosa, "dejar traductor/a") == es("roles.dropped", role="traductor/a")
+    assert await held(chat, rosa) == {}
+
+
 async def test_skills_set_replace_clear_and_refuse_unknown_words(net: Network, chat: Chat) -> None:
     [ana] = await crew(chat, net, 1)
     shown = await chat.say(ana, "skills car, Spanish, evenings and weekends")
@@ -114,12 +137,16 @@ async def test_skills_set_replace_clear_and_refuse_unknown_words(net: Network, c
         assert await repo.skills(who) == {"car", "lang:es"}
         assert await repo.availability(who) == EVENING | WEEKENDS
     refused = await chat.say(ana, "skills bike, juggling, mornings")
-    assert refused == en("skills.unknown", words="juggling")
+    assert refused == en("skills.unknown", words="bike, juggling, mornings")
     async with dispatcher.db.transaction() as session:  # nothing half-saved
         assert await Repositories(session, dispatcher.vault.keys).roles.skills(who) == {
             "car",
             "lang:es",
         }
+    refused = await chat.say(ana, "skills car, childcare")
+    assert refused == "\n".join(
+        [en("skills.unknown", words="car, childcare"), en("skills.is_role", role="childcare")]
+    )
     assert "bike" in await chat.say(ana, "skills bike")
     assert await chat.say(ana, "skills none") == en("skills.cleared")
     assert en("skills.nothing") in await chat.say(ana, "skills")
@@ -144,21 +171,45 @@ async def test_pause_and_resume_in_both_languages(net: Network, chat: Chat) -> N
     assert "⏸" in "\n".join(await chat.send(ana, "roles"))
     assert await chat.say(ana, "resume") == en("pause.resumed")
     assert await chat.say(ana, "resume") == en("pause.not_paused")
-    assert (await chat.say(rosa, "pausa un mes")).startswith("Descansa.")
+    assert await chat.say(rosa, "pausa") == es("pause.usage", max=limit)
+    done = await chat.say(rosa, "pausa dos semanas")
+    assert done.startswith("Descansa.") and "VOLVER" in done
+    assert "⏸ Estás en pausa" in "\n".join(await chat.send(rosa, "roles"))
     assert await chat.say(rosa, "volver") == es("pause.resumed")
+    assert await chat.say(rosa, "reanudar") == es("pause.not_paused")
 
 
 def test_durations_people_type() -> None:
-    cases = {"2 weeks": 14, "10 días": 10, "un mes": 30, "3w": 21, "una semana": 7, "1 day": 1}
+    cases = {
+        "2 weeks": 14,
+        "10 días": 10,
+        "un mes": 30,
+        "3w": 21,
+        "una semana": 7,
+        "1 day": 1,
+        "dos semanas": 14,
+        "two weeks": 14,
+        "for 3 days.": 3,
+        "2 semanas.": 14,
+        "un par de semanas": 14,
+        "a couple of weeks": 14,
+        "durante 10 DÍAS": 10,
+    }
     for text, days in cases.items():
         assert parse_duration(text) == days, text
-    for text in ("soon", "0 days", "weeks", "2 fortnights", ""):
+    for text in ("soon", "0 days", "weeks", "2 fortnights", "", "10 days ago", "twenty weeks"):
         assert parse_duration(text) is None, text
 
 
-async def test_a_pause_ends_with_one_welcome_back(net: Network, chat: Chat, clock: Clock) -> None:
-    [ana] = await crew(chat, net, 1)
-    await chat.say(ana, "pause 10 days")
+@pytest.mark.parametrize(
+    ("lang", "pause", "resume"),
+    [("en", "pause 10 days", "resume"), ("es", "pausa 10 días", "volver")],
+)
+async def test_a_pause_ends_with_one_welcome_back(
+    net: Network, chat: Chat, clock: Clock, lang: str, pause: str, resume: str
+) -> None:
+    [ana] = await crew(chat, net, 1, lang=lang)
+    assert (await chat.say(ana, pause)).startswith(translate(lang, "pause.done", until="")[:8])
     clock.now += timedelta(days=9)
     await chat.dispatcher.timers.tick()
     await chat.dispatcher.outbox.flush_due()
@@ -168,8 +219,8 @@ async def test_a_pause_ends_with_one_welcome_back(net: Network, chat: Chat, cloc
         await chat.dispatcher.timers.tick()
         await chat.dispatcher.outbox.flush_due()
     got = [t for a, t in chat.messenger.sent[before:] if a == ana]
-    assert got == [en("pause.over")]
-    assert await chat.say(ana, "resume") == en("pause.not_paused")
+    assert got == [translate(lang, "pause.over")]
+    assert await chat.say(ana, resume) == translate(lang, "pause.not_paused")
 
 
 async def test_roles_commands_are_for_members_only(net: Network, chat: Chat) -> None:
@@ -183,6 +234,8 @@ async def test_help_lists_the_new_commands(net: Network, chat: Chat) -> None:
     shown = "\n".join(await chat.send(ana, "help"))
     for key in ("help.roles", "help.signup", "help.drop", "help.skills", "help.pause"):
         assert en(key) in shown
+    assert en("help.resume") in shown
+    assert en("help.addrole") not in shown  # coordinators only
 
 
 async def test_a_pause_set_before_stays_in_the_database_as_a_time_only(
