@@ -4,19 +4,21 @@
 are the role's holders whom the call-out asks (its cells and filters), who are not
 paused, not quarantined, free at the action's local time (their SKILLS times), have not
 said NO to it, hold no slot of it yet and were not offered this slot before.  They are
-ordered by *who served least recently*: never first, then the day of the last action
-they said yes to, oldest first (any role: the load is the confrontation, not the job
-title), then fewer actions in the last ``concentration_days``, then a keyed hash
-(stable, not guessable).  The work is one query for the holders and one for their history: it
-follows the number of holders, not the size of the network.
+ordered by *who served least recently*: never first, then the (network-local) day of the
+last action they said yes to, oldest first (any role: the load is the confrontation, not
+the job title; a YES to this very call-out is no turn, one to another action still to
+come sorts after every past turn), then fewer actions in the last
+``concentration_days``, then a keyed hash (stable, not guessable).  The work is one
+query for the holders and one for their history: it follows the number of holders, not
+the size of the network.
 
 **Offers.**  When the call-out starts going out, each role slot with free places is
 offered to as many candidates as it has places; each offer is held for
 ``rotation_offer_hours``, never so long that the chain cannot move before the action.
 The offer *is* the person's invitation (one message, with the call-out and how to
 answer).  Held places are kept from others: someone not offered may take the role only
-if places remain beyond those held (their YES is kept either way).  PASS, NO, or an
-offer running out moves it to the next candidate at once.
+if places remain beyond those held (their YES is kept either way).  PASS, NO, an offer
+running out, or a taken place given back moves it to the next candidate at once.
 
 **Widening.**  When no candidate is left and places are still free, the slot is open to
 everyone asked: the people who said YES or MAYBE without a role are told, and so are the
@@ -26,7 +28,7 @@ cell's organizers, once per slot.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot import callout_texts as texts
@@ -38,7 +40,6 @@ from storage.callouts import CalloutView, Slot
 from storage.rotation import PASSED, TAKEN, Served
 
 MIN_OFFER = timedelta(minutes=15)  # an offer shorter than this is no real chance
-NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,8 @@ async def candidates(ctx: Context, view: CalloutView, index: int) -> list[Candid
         return []
     cells = None if view.audience.network else list(view.audience.cells)
     holders = await ctx.repos.roles.holders(role, cells, now=ctx.now)
-    local = view.starts_at.astimezone(ZoneInfo(ctx.settings.timezone))
+    zone = ZoneInfo(ctx.settings.timezone)
+    local = view.starts_at.astimezone(zone)
     ids = [m for m, mask in holders.items() if available(mask, local)]
     ids = sorted(await ctx.repos.callouts.in_audience(view.audience, ids, now=ctx.now))
     rotation = ctx.repos.rotation
@@ -89,12 +91,13 @@ async def candidates(ctx: Context, view: CalloutView, index: int) -> list[Candid
         and (m not in answered or (answered[m].answer != "no" and answered[m].slot is None))
     ]
     since = ctx.now - timedelta(days=ctx.settings.concentration_days)
-    served = await rotation.served(ids, since=since)
+    served = await rotation.served(ids, since=since, besides=view.id)
     found = [Candidate(m, served[m]) for m in ids]
     found.sort(
         key=lambda c: (
             c.served.last is not None,
-            (c.served.last or NEVER).date(),  # same day: fewer actions lately goes first
+            # the network's calendar day: same day, fewer actions lately goes first
+            date.min if c.served.last is None else c.served.last.astimezone(zone).date(),
             c.served.count,
             rotation.digest(c.member_id),
         )
@@ -116,7 +119,10 @@ async def start_offers(ctx: Context, view: CalloutView) -> None:
 
 
 async def offer_next(ctx: Context, view: CalloutView, index: int) -> int:
-    """Offer the slot's free places to the next candidates; widen when none is left."""
+    """Offer the slot's free places to the next candidates; widen when none is left.
+    A widened slot stays open to everyone asked: they were told so."""
+    if index in view.widened:
+        return 0
     free = await free_places(ctx, view, index)
     if free <= 0:
         return 0
@@ -142,12 +148,7 @@ async def _tell_offer(
         return
     member, account = found[candidate.member_id]
     language, slot = member.language, view.slots[index]
-    last = candidate.served.last
-    why = (
-        translate(language, _("rotation.first_turn"))
-        if last is None
-        else translate(language, _("rotation.last_turn"), date=_date(ctx, language, last))
-    )
+    why = _why(ctx, language, candidate.served.last)
     lines = [texts.invitation(ctx.settings, language, view)] if fresh else []
     lines.append(
         translate(
@@ -164,8 +165,15 @@ async def _tell_offer(
     ctx.queue(account, "\n\n".join(lines), priority=URGENT, batch=view.id, tag=view.id)
 
 
-def _date(ctx: Context, language: str, moment: datetime) -> str:
-    return texts.when_text(ctx.settings, language, moment, "d MMM")
+def _why(ctx: Context, language: str, last: datetime | None) -> str:
+    """Why it is their turn, truthfully: a YES to another action still to come sorts
+    them after everyone with a past turn, and the message must not call it past."""
+    if last is None:
+        return translate(language, _("rotation.first_turn"))
+    day = texts.when_text(ctx.settings, language, last, "d MMM")
+    if last > ctx.now:
+        return translate(language, _("rotation.booked_turn"), date=day)
+    return translate(language, _("rotation.last_turn"), date=day)
 
 
 async def widen(ctx: Context, view: CalloutView, index: int) -> None:
@@ -217,15 +225,25 @@ async def held_note(ctx: Context, view: CalloutView, index: int) -> str | None:
 
 
 async def answered(
-    ctx: Context, view: CalloutView, member_id: str, answer: str, slot: int | None
+    ctx: Context,
+    view: CalloutView,
+    member_id: str,
+    answer: str,
+    slot: int | None,
+    *,
+    before: int | None = None,
 ) -> None:
-    """After an answer is recorded: a taken offer is settled; NO passes the rest on."""
+    """After an answer is recorded: a taken offer is settled; NO passes the rest on; a
+    role place given up (NO, or another slot taken instead: ``before``) goes to the
+    next person whose turn it is rather than to whoever writes first."""
     offered = await ctx.repos.rotation.offered_to(view.id, member_id)
     if answer == "yes" and slot is not None and slot in offered:
         await ctx.repos.rotation.settle(view.id, member_id, {slot}, TAKEN)
         offered.discard(slot)
     if answer == "no" and offered:
         await pass_on(ctx, view, member_id, offered)
+    if before is not None and before != slot and rotating(ctx, view, before):
+        await offer_next(ctx, view, before)
 
 
 async def pass_on(ctx: Context, view: CalloutView, member_id: str, slots: set[int]) -> None:

@@ -105,7 +105,8 @@ async def _record(
     await ctx.repos.callouts.set_answer(
         view.id, ctx.member.id, answer=answer, slot=slot, now=ctx.now
     )
-    await rotation.answered(ctx, view, ctx.member.id, answer, slot)
+    before = mine.slot if mine.answer == "yes" else None
+    await rotation.answered(ctx, view, ctx.member.id, answer, slot, before=before)
     if answer == "yes":
         await covenant.gave(ctx)
     when = ctx.format_time(view.starts_at)
@@ -205,7 +206,7 @@ async def cmd_take(ctx: Context) -> None:
     await ctx.repos.callouts.set_answer(
         view.id, ctx.member.id, answer="yes", slot=index, now=ctx.now
     )
-    await rotation.answered(ctx, view, ctx.member.id, "yes", index)
+    await rotation.answered(ctx, view, ctx.member.id, "yes", index, before=mine.slot)
     ctx.reply(_("rsvp.took"), ref=view.ref, slot=view.slots[index].name)
 
 

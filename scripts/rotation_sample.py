@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,6 +27,7 @@ from bench import PG_ADMIN, Bench, fresh_database, network
 from sqlalchemy import select
 
 from bot.logging import configure_logging
+from bot.roles import available
 from storage.callouts import Audience
 from storage.models import SlotOffer, utcnow
 from storage.repositories import Repositories
@@ -78,18 +80,65 @@ async def past(bench: Bench, cell_id: str, ids: list[str], days: int) -> None:
             await repos.callouts.set_answer(view.id, who, answer="yes", slot=None, now=starts)
 
 
-async def offered_order(bench: Bench, callout_ref: str, ids: dict[str, str]) -> list[str]:
+@dataclass(frozen=True)
+class Offer:
+    handle: str
+    state: str  # offered | taken | passed | expired
+
+
+async def offers_made(bench: Bench, callout_id: str, ids: dict[str, str]) -> list[Offer]:
+    """The slot's offers in the order the bot made them (keyed hash -> sample handle)."""
     async with bench.app.db.transaction() as session:
         repos = Repositories(session, bench.keys)
-        found = await repos.callouts.locate(callout_ref)
-        assert found is not None
         by_digest = {repos.rotation.digest(m): h for h, m in ids.items()}
         rows = await session.execute(
-            select(SlotOffer.member_bidx)
-            .where(SlotOffer.callout_id == found[0])
-            .order_by(SlotOffer.offered_at, SlotOffer.state)
+            select(SlotOffer.member_bidx, SlotOffer.state)
+            .where(SlotOffer.callout_id == callout_id)
+            .order_by(SlotOffer.offered_at)
         )
-        return [by_digest.get(b, "?") for (b,) in rows.all()]
+        return [Offer(by_digest.get(b, "?"), str(st)) for b, st in rows.all()]
+
+
+async def report(bench: Bench, ref: str, ids: dict[str, str], offers: list[Offer]) -> None:
+    """Each person's record and fate, read back from what the bot stored."""
+    settings = bench.app.settings
+    zone = ZoneInfo(settings.timezone)
+    async with bench.app.db.transaction() as session:
+        repos = Repositories(session, bench.keys)
+        found = await repos.callouts.locate(ref)
+        assert found is not None
+        view = await repos.callouts.by_id(found[0])
+        assert view is not None
+        now = utcnow()
+        since = now - timedelta(days=settings.concentration_days)
+        served = await repos.rotation.served(list(ids.values()), since=since, besides=view.id)
+        local = view.starts_at.astimezone(zone)
+        why_not: dict[str, str] = {}
+        for handle, mid in ids.items():
+            paused = await repos.roles.paused_until(mid)
+            if paused is not None and paused > now:
+                why_not[handle] = f"skipped: paused until {paused.astimezone(zone):%d %b}"
+            elif not available(await repos.roles.availability(mid), local):
+                why_not[handle] = f"skipped: not free on {local:%A}s"
+
+    def record(handle: str) -> str:
+        s = served[ids[handle]]
+        if s.last is None:
+            return "never served".ljust(32)
+        ago = (now - s.last).days
+        last = f"last served {s.last.astimezone(zone):%d %b} ({ago} days ago)"
+        return f"{last:<32} {s.count} in the last {settings.concentration_days} days"
+
+    print(f"\nCall-out {ref} ({local:%a %d %b %H:%M}), one driver place;")
+    print("offers in the order the bot made them (each answered PASS):")
+    for n, offer in enumerate(offers, start=1):
+        print(f"  {n}. @{offer.handle:<5} {record(offer.handle)}  -> {offer.state}")
+    offered = {o.handle for o in offers}
+    for handle in ids:
+        if handle not in offered:
+            print(f"  -  @{handle:<5} {why_not.get(handle, 'NOT OFFERED (unexpected)')}")
+    opened = "opened to everyone asked" if 0 in view.widened else "NOT opened (unexpected)"
+    print(f"  then: nobody left in the rotation, the place {opened}")
 
 
 async def main() -> None:
@@ -117,18 +166,15 @@ async def main() -> None:
         assert found is not None
         ref = found.group(1)
         await bench.dispatcher.timers.tick()
+        async with bench.app.db.transaction() as session:
+            located = await Repositories(session, bench.keys).callouts.locate(ref)
+        assert located is not None
         for _ in HISTORY:
-            order = await offered_order(bench, ref, ids)
-            await bench.send(accounts[order[-1]], f"pass {ref}")
-        order = list(dict.fromkeys(await offered_order(bench, ref, ids)))
-        print(f"\nCall-out {ref}, one driver place; offers in the order the bot made them:")
-        for n, handle in enumerate(order, start=1):
-            days = HISTORY[handle]
-            last = f"last action {min(days)} days ago" if days else "never served"
-            recent = sum(1 for d in days if d <= bench.app.settings.concentration_days)
-            print(f"  {n}. @{handle:<5} {last:<26} {recent} in the last 90 days")
-        print("  then: nobody left in the rotation, the place opened to everyone asked")
-        print("Never offered: @gus (paused), @hal (not free on that day)")
+            offers = await offers_made(bench, located[0], ids)
+            if not offers or offers[-1].state != "offered":
+                break
+            await bench.send(accounts[offers[-1].handle], f"pass {ref}")
+        await report(bench, ref, ids, await offers_made(bench, located[0], ids))
 
 
 if __name__ == "__main__":

@@ -59,8 +59,9 @@ class AudienceQueries:
     _s: AsyncSession
 
     @staticmethod
-    def _audience(audience: Audience, now: datetime | None = None) -> Select[tuple[str]]:
-        """``now`` leaves out members who are paused at that time."""
+    def _audience(audience: Audience, now: datetime) -> Select[tuple[str]]:
+        """Who the call-out asks at ``now``: members paused then are left out (required,
+        so that no caller can forget a pause)."""
         query = (
             select(Membership.member_id)
             .join(Member, Member.id == Membership.member_id)
@@ -71,15 +72,13 @@ class AudienceQueries:
             query = query.where(Membership.cell_id.in_(audience.cells))
         for kind, value in audience.filters:
             query = query.where(FILTERS[kind](value))
-        if now is not None:
-            query = query.where(not_paused(now))
-        return query
+        return query.where(not_paused(now))
 
     async def audience_page(
-        self, audience: Audience, *, after: str | None, limit: int, now: datetime | None = None
+        self, audience: Audience, *, after: str | None, limit: int, now: datetime
     ) -> list[str]:
         """The next ``limit`` member ids of the audience after ``after``, in id order
-        (without those paused at ``now``, when given)."""
+        (without those paused at ``now``)."""
         query = self._audience(audience, now)
         if after is not None:
             query = query.where(Membership.member_id > after)
@@ -95,7 +94,7 @@ class AudienceQueries:
         query = self._audience(audience, now).where(Membership.member_id.in_(member_ids))
         return set((await self._s.scalars(query.distinct())).all())
 
-    async def audience_size(self, audience: Audience, now: datetime | None = None) -> int:
+    async def audience_size(self, audience: Audience, now: datetime) -> int:
         inner = self._audience(audience, now).distinct().subquery()
         found = await self._s.scalar(select(func.count()).select_from(inner))
         return int(found or 0)

@@ -65,9 +65,13 @@ class RotationRepository:
 
     # --- history ---------------------------------------------------------------------
 
-    async def served(self, member_ids: list[str], *, since: datetime) -> dict[str, Served]:
+    async def served(
+        self, member_ids: list[str], *, since: datetime, besides: str
+    ) -> dict[str, Served]:
         """One grouped query over these people's YES answers (an index on member_bidx):
-        the cost follows the number of holders asked about, never the network."""
+        the cost follows the number of holders asked about, never the network.  The
+        call-out being filled (``besides``) is left out: a plain YES to it must not make
+        someone look as if they had just had their turn."""
         if not member_ids:
             return {}
         by_digest = {self.digest(m): m for m in member_ids}
@@ -81,6 +85,7 @@ class RotationRepository:
             .where(
                 CalloutMember.member_bidx.in_(list(by_digest)),
                 CalloutMember.answer == "yes",
+                CalloutMember.callout_id != besides,
                 Callout.status != "cancelled",
             )
             .group_by(CalloutMember.member_bidx)
