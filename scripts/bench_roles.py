@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench_roles.py --sizes 1000,10000 --backend sqlite
 
 Builds each network with scripts/bench.py (cells of about 50), gives about a third of
-all members a role (a tenth of them drivers) and a history of past call-outs with
+all members a role (a seventh of them drivers) and a history of past call-outs with
 answers, then times, as members of one cell and its organizer: ``roles``, ``signup``,
 ``drop``, ``skills``, ``pause`` / ``resume``, ``coverage``, a call-out with a driver
 slot (its fan-out batch makes the rotation offers), ``pass`` and an idle tick.  Prints
@@ -45,14 +45,14 @@ async def timed(samples: list[float], work: Callable[[], Awaitable[object]]) -> 
 
 
 async def give_roles(bench: Bench) -> None:
-    """A third of the network holds a role; drivers are a tenth of all members."""
+    """A third of the network holds a role; drivers are a seventh of all members."""
     keys = [r.key for r in load_catalogue().active()]
     rnd, now = random.Random(6), utcnow()  # noqa: S311  (a benchmark's sample, not a secret)
     async with bench.app.db.transaction() as session:
         ids = list((await session.scalars(select(Member.id))).all())
         rows = []
         for i, member_id in enumerate(ids):
-            if i % 10 == 0:
+            if i % 7 == 0:  # 7 divides no cell count: every cell has drivers
                 rows.append({"member_id": member_id, "role_key": "driver", "since": now})
             elif i % 3 == 0:
                 key = rnd.choice([k for k in keys if k != "driver"])

@@ -191,24 +191,36 @@ class RoleRepository:
         self, role_key: str, cell_ids: Iterable[str] | None, *, now: datetime
     ) -> dict[str, int | None]:
         """Members of these live cells (None: every live cell) who hold the role, are
-        not paused and not quarantined: member id -> availability mask."""
-        query = (
+        not paused and not quarantined: member id -> availability mask.
+
+        For named cells this is two queries on purpose: the cells' members first (by the
+        cell index), then their holdings by primary key.  One join lets PostgreSQL start
+        from every holder of the role in the network and probe each one's memberships,
+        which grows with the network (measured: 1,000 drivers scanned at 10,000 members
+        to fill one cell's slot)."""
+        people = (
+            select(Membership.member_id)
+            .join(Cell, Cell.id == Membership.cell_id)
+            .where(Cell.kind == "cell", Cell.retired_at.is_(None))
+        )
+        if cell_ids is not None:
+            people = people.where(Membership.cell_id.in_(list(cell_ids)))
+            ids = list((await self._s.scalars(people.distinct())).all())
+            if not ids:
+                return {}
+            among = MemberRole.member_id.in_(ids)
+        else:
+            among = MemberRole.member_id.in_(people)
+        rows = await self._s.execute(
             select(Member.id, Member.availability)
             .join(MemberRole, MemberRole.member_id == Member.id)
-            .join(Membership, Membership.member_id == Member.id)
-            .join(Cell, Cell.id == Membership.cell_id)
             .where(
                 MemberRole.role_key == role_key,
-                Cell.kind == "cell",
-                Cell.retired_at.is_(None),
+                among,
                 Member.quarantined_at.is_(None),
                 not_paused(now),
             )
-            .distinct()
         )
-        if cell_ids is not None:
-            query = query.where(Membership.cell_id.in_(list(cell_ids)))
-        rows = await self._s.execute(query)
         return {str(m): a for m, a in rows.all()}
 
     async def coverage(self, cell_id: str, *, now: datetime) -> dict[str, Coverage]:
