@@ -8,10 +8,9 @@ import re
 from datetime import timedelta
 
 from bot.i18n import translate
-from storage.callouts import Audience
 from storage.models import utcnow
-from storage.repositories import Repositories
 from tests.live import WEEK, Live
+from tests.test_role_rotation import served_on
 
 REF = re.compile(r"\b([0-9A-HJKMNP-TV-Z]{6})\b")
 
@@ -22,34 +21,6 @@ def en(message_id: str, /, **values: object) -> str:
 
 def es(message_id: str, /, **values: object) -> str:
     return translate("es", message_id, **values)
-
-
-async def served_five_days_ago(live: Live, account: str) -> None:
-    """Ben's history: a past action of the cell he said yes to."""
-    keys = live.app.vault.keys
-    assert keys is not None
-    starts = utcnow() - timedelta(days=5)
-    async with live.app.db.transaction() as session:
-        repos = Repositories(session, keys)
-        member = await repos.members.by_account(account)
-        cell = await repos.cells.by_ref(live.cell)
-        assert member is not None and cell is not None
-        view = await repos.callouts.create(
-            cell.id,
-            what="An earlier action",
-            where="-",
-            wanted=1,
-            slots=[],
-            audience=Audience(cells=(cell.id,)),
-            starts_at=starts,
-            reveal_at=starts,
-            send_at=starts - timedelta(days=1),
-            status="done",
-            created_by="olga",
-            now=starts,
-        )
-        await repos.callouts.add_members(view.id, [member.id])
-        await repos.callouts.set_answer(view.id, member.id, answer="yes", slot=None, now=starts)
 
 
 async def test_e2e_roles_rotation_through_the_sandbox(booted_live: Live) -> None:
@@ -64,7 +35,7 @@ async def test_e2e_roles_rotation_through_the_sandbox(booted_live: Live) -> None
     assert await live.say(cruz, "apuntar conductora") == es("roles.signed", role="conductor/a")
     await live.say(dee, "signup driver")
     assert (await live.say(dee, "pause 2 weeks")).startswith("Rest well.")
-    await served_five_days_ago(live, ben.uuid)
+    await served_on(live.app, live.cell, [ben.uuid], utcnow() - timedelta(days=5))
 
     line = "callout Deliver the letter | in 3 days | 12 Oak St | 4 | 1 driver | - | - | - | now"
     await live.talk(olga, line, replies=2)  # the summary, then "Send it?"

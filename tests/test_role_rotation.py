@@ -36,14 +36,14 @@ async def member_id(app: LanternApp, account: str) -> str:
         return member.id
 
 
-async def served_on(app: LanternApp, net: Network, people: list[str], starts: datetime) -> None:
-    """History: a past call-out of the cell that these people said yes to."""
+async def served_on(app: LanternApp, cell_ref: str, people: list[str], starts: datetime) -> None:
+    """History: a past call-out of the cell that these people (accounts) said yes to."""
     keys = app.vault.keys
     assert keys is not None
     ids = [await member_id(app, p) for p in people]
     async with app.db.transaction() as session:
         repos = Repositories(session, keys)
-        cell = await repos.cells.by_ref(net.cell)
+        cell = await repos.cells.by_ref(cell_ref)
         assert cell is not None
         view = await repos.callouts.create(
             cell.id,
@@ -82,10 +82,10 @@ async def drivers(chat: Chat, net: Network, count: int) -> dict[str, str]:
 async def history(app: LanternApp, net: Network, people: dict[str, str], clock: Clock) -> None:
     """d0 served 3 days ago; d1 30 days ago; d3 10 and 12 days ago; d2 never."""
     now = clock.now
-    await served_on(app, net, [people["d0"]], now - timedelta(days=3))
-    await served_on(app, net, [people["d1"]], now - timedelta(days=30))
-    await served_on(app, net, [people["d3"]], now - timedelta(days=10))
-    await served_on(app, net, [people["d3"]], now - timedelta(days=12))
+    await served_on(app, net.cell, [people["d0"]], now - timedelta(days=3))
+    await served_on(app, net.cell, [people["d1"]], now - timedelta(days=30))
+    await served_on(app, net.cell, [people["d3"]], now - timedelta(days=10))
+    await served_on(app, net.cell, [people["d3"]], now - timedelta(days=12))
 
 
 def away_on(starts: datetime, timezone: str) -> str:
