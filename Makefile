@@ -4,11 +4,12 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed-stamp
 
-.PHONY: demo demo-script test lint typecheck run migrate clean help
+.PHONY: demo demo-script test bench lint typecheck run migrate clean help
 
 help:
 	@echo "make demo    play with the bot in your terminal (SQLite + local Signal sandbox)"
 	@echo "make test    lint, type-check and run the whole test suite (SQLite and PostgreSQL)"
+	@echo "make bench   measure the bot end to end at 1k, 10k and 100k members (~12 min)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Lantern needs Python 3.11 or newer")'
@@ -24,14 +25,18 @@ demo-script: $(STAMP)
 	$(BIN)/lantern demo --bundled
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot handlers storage security sandbox tests
-	$(BIN)/ruff format --check bot handlers storage security sandbox tests
+	$(BIN)/ruff check bot handlers storage security sandbox tests scripts
+	$(BIN)/ruff format --check bot handlers storage security sandbox tests scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --maxprocesses=4
+
+# end to end at 1k / 10k / 100k members on SQLite and PostgreSQL, against an echo bot
+bench: $(STAMP)
+	$(BIN)/python scripts/bench_e2e.py
 
 migrate: $(STAMP)
 	$(BIN)/lantern migrate

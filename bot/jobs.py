@@ -176,10 +176,13 @@ class Jobs:
             raise ValueError("a wake-up key is opaque: letters, digits and _.:- only")
         if self._store is None:
             return
+        # a moment already past (a call-out sent "now") is due as soon as the job runs:
+        # the slack that keeps a wake-up from beating its deadline would only delay it
+        moment, now = _aware(when), utcnow()
         self._scheduler.add_job(
             FUNC,
             "date",
-            run_date=_aware(when) + SLACK,
+            run_date=now if moment <= now else moment + SLACK,
             id=WAKE_PREFIX + key,
             jobstore=STORE,
             replace_existing=True,

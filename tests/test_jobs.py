@@ -147,6 +147,21 @@ async def test_jobs_wake_job_fires_the_tick_once(
     assert set(await job_rows(app.db)) == {SWEEP_ID}
 
 
+async def test_jobs_wake_for_a_moment_already_past_runs_without_the_slack(
+    app: LanternApp, settings: Settings, started: list[Jobs]
+) -> None:
+    """A call-out sent "now" starts going out at once: the second of slack that keeps a
+    wake-up from beating a future deadline is no use for one already past."""
+    tick = Counter()
+    jobs = await start(app, settings, started, tick)
+    await until(lambda: tick.calls == 1)
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    jobs.wake_at("callout:1:send", utcnow())
+    await until(lambda: tick.calls == 2)
+    assert loop.time() - began < jobs_module.SLACK.total_seconds()
+
+
 async def test_jobs_wake_inside_an_open_write_transaction_does_not_block(
     app: LanternApp, settings: Settings, started: list[Jobs]
 ) -> None:
