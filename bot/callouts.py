@@ -31,7 +31,6 @@ from bot import callout_texts as texts
 from bot.config import Settings
 from bot.context import URGENT, Context
 from bot.i18n import _, translate
-from bot.jobs import wake
 from bot.prompts import on_decision
 from storage.callouts import Audience, CalloutTimes, CalloutView
 
@@ -126,7 +125,7 @@ def wake_for(
     moments["done"] = done_time(settings, starts_at)
     for name, moment in moments.items():
         if moment >= ctx.now:
-            wake(f"callout:{callout_id}:{name}", moment)
+            ctx.wake(f"callout:{callout_id}:{name}", moment)
 
 
 def prompt_time(ctx: Context, moment: datetime) -> str:
@@ -238,7 +237,7 @@ async def widen(ctx: Context, view: CalloutView, *, who: str) -> None:
         await ctx.repos.callouts.set_columns(
             view.id, now=ctx.now, status="sending", expand_cursor=None
         )
-        wake(f"callout:{view.id}:send", ctx.now)
+        ctx.wake(f"callout:{view.id}:send", ctx.now)
 
 
 # --- coordinators' decisions ---------------------------------------------------------

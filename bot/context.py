@@ -79,6 +79,7 @@ class Context:
     language_override: str | None = None
     outgoing: list[Outgoing] = field(default_factory=list)
     actions: list[str] = field(default_factory=list)
+    wakes: list[tuple[str, datetime]] = field(default_factory=list)
 
     @property
     def language(self) -> str:
@@ -168,6 +169,13 @@ class Context:
         and its replies sent (``seal``, ``deal``, ``activate``)."""
         if action not in self.actions:
             self.actions.append(action)
+
+    def wake(self, key: str, when: datetime) -> None:
+        """Ask for a timer tick at ``when`` (an opaque key, see :func:`bot.jobs.wake`),
+        made once this transaction has committed: a tick woken for "now" that ran before
+        the commit would not see what it was woken for, and nothing would wake it again
+        until the next sweep."""
+        self.wakes.append((key, when))
 
     def set_timer(self, seconds: int) -> None:
         self.outgoing.append(Outgoing(self.sender, timer_seconds=seconds))

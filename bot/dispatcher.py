@@ -37,6 +37,7 @@ from datetime import datetime
 from bot.config import Settings
 from bot.context import Context, Outgoing
 from bot.i18n import _, translate
+from bot.jobs import wake
 from bot.logging import get_logger
 from bot.messenger import Messenger, deliver
 from bot.outbox import Outbox
@@ -252,6 +253,7 @@ class Dispatcher:
         direct: list[Outgoing] = []
         ids: list[int] = []
         actions: list[str] = []
+        wakes: list[tuple[str, datetime]] = []
         try:
             async with self.db.transaction() as session:
                 repos = Repositories(session, keys)
@@ -289,6 +291,7 @@ class Dispatcher:
                 await repos.journal.done(entry_id)
                 outgoing = self._with_timer(ctx)
                 actions = ctx.actions
+                wakes = ctx.wakes
                 if "seal" in actions:
                     direct = outgoing  # the keys go before these are sent: not written down
                 else:
@@ -306,6 +309,8 @@ class Dispatcher:
         self._handled += 1
         if self._handled % PRUNE_EVERY == 0 and not self.vault.sealed:
             await self._prune(keys)
+        for key, when in wakes:  # committed: a tick now sees what it is woken for
+            wake(key, when)
         await self.outbox.flush(ids)
         await self._after(actions, account, keys)
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from bot import casework
 from bot.context import Context
 from bot.i18n import _
+from bot.jobs import wake
 from bot.logging import get_logger
 from bot.sweeps import registered
 from security import Keyring
@@ -76,6 +77,8 @@ class Timers:
             )
             await work(ctx)
             ids = await repos.outbox.enqueue(ctx.outgoing, now=now)
+        for key, when in ctx.wakes:
+            wake(key, when)
         await self._d.outbox.flush(ids)
 
     async def _votes(self, keys: Keyring, now: datetime) -> int:

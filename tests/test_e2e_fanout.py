@@ -147,3 +147,22 @@ async def test_fanout_2000_exactly_once_through_429_5xx_and_a_sigkill(
     ]
     assert place_seen == [], "the place went out to people who never confirmed"
     assert translate("en", "unseal.done")  # the catalogue is intact in this process too
+
+
+async def test_fanout_a_callout_sent_now_starts_at_once_not_at_the_next_sweep(
+    booted_live: Live,
+) -> None:
+    """Confirming wakes the scheduler for "now"; the wake-up is made after the commit, so
+    the tick sees the call-out.  Made inside the transaction, the tick could run first,
+    find nothing, and leave the call-out to the next sweep (30 s here)."""
+    live = booted_live
+    assert live.settings.sweep_seconds >= 30
+    personas = await seed(live, 3)
+    assert live.organizer is not None
+    await live.talk(live.organizer, "callout Picket | in 3 days | 12 Oak St | 3", replies=2)
+    started = time.monotonic()
+    found = REF.search(await live.say(live.organizer, "yes"))
+    assert found is not None
+    ref = found.group(1)
+    await wait_until(lambda: len(callout_counts(live, ref, personas)) == 3, 10)
+    assert time.monotonic() - started < 10
