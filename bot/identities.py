@@ -17,8 +17,10 @@ Nothing personal reaches exception messages: only HTTP statuses.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +30,7 @@ from signalbot.auth import BasicAuthentication, BearerAuthentication
 from signalbot.bot_config import BasicAuthConfig, BearerAuthConfig
 
 UNTRUSTED = "UNTRUSTED"
+LIST_SECONDS = 2.0  # how long one read of the identity list answers for
 _HEALTHY = 204
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -73,6 +76,7 @@ class IdentityClient:
         connection_mode: str = "http_only",
         auth_header: str | None = None,
         timeout_seconds: float = 30.0,
+        list_seconds: float = LIST_SECONDS,
     ) -> None:
         if connection_mode not in ("http_only", "https_only", "auto"):
             raise ValueError("connection_mode must be http_only, https_only or auto")
@@ -82,6 +86,9 @@ class IdentityClient:
         self._scheme: str | None = {"http_only": "http", "https_only": "https"}.get(connection_mode)
         self._headers = {"Authorization": auth_header} if auth_header else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._list_seconds = list_seconds
+        self._list: tuple[float, dict[str, dict[str, Any]]] | None = None
+        self._list_lock = asyncio.Lock()
 
     @classmethod
     def for_bot(cls, bot: SignalBot) -> IdentityClient:
@@ -102,19 +109,9 @@ class IdentityClient:
     async def identity(self, account: str) -> Identity | None:
         """The current key of ``account`` (UUID or number), or None if signal-cli has none."""
         _checked_account(account)
-        status, body = await self._request("GET", f"/v1/identities/{self._bot_number}")
-        if status != 200 or not isinstance(body, list):
-            raise IdentityError(status)
-        wanted = account.lower()
-        matches = [
-            entry
-            for entry in body
-            if isinstance(entry, dict)
-            and (str(entry.get("uuid", "")).lower() == wanted or entry.get("number") == account)
-        ]
-        if not matches:
+        latest = (await self._identities()).get(account.lower())
+        if latest is None:
             return None
-        latest = max(matches, key=lambda entry: _as_int(entry.get("added")))
         return Identity(
             fingerprint=str(latest.get("fingerprint", "")),
             safety_number=str(latest.get("safety_number", "")),
@@ -130,10 +127,43 @@ class IdentityClient:
         _checked_account(account)
         path = f"/v1/identities/{self._bot_number}/trust/{account}"
         status, _ = await self._request("PUT", path, {"verified_safety_number": safety_number})
+        self._list = None  # whatever happened, the next read asks signal-cli again
         if status == 400:
             raise TrustRejected(status)
         if status != 204:
             raise IdentityError(status)
+
+    async def _identities(self) -> dict[str, dict[str, Any]]:
+        """The newest key of every UUID and number, read at most every ``list_seconds``.
+
+        signal-cli-rest-api has no per-contact route: ``GET /v1/identities/{number}``
+        lists every identity the account has seen, which grows with the network.  A
+        call-out's reveal checks hundreds of people in a few seconds; without a snapshot
+        each check would fetch and scan the whole list (the benchmark showed ``status``
+        at ~100 ms for this alone at 800 contacts).  The window is short, and a key that
+        changed inside it is still caught: signal-cli refuses to send to an untrusted
+        key, and that failure quarantines the person (bot/messenger.py).
+        """
+        async with self._list_lock:
+            now = time.monotonic()
+            if self._list is not None and now - self._list[0] < self._list_seconds:
+                return self._list[1]
+            status, body = await self._request("GET", f"/v1/identities/{self._bot_number}")
+            if status != 200 or not isinstance(body, list):
+                raise IdentityError(status)
+            newest: dict[str, dict[str, Any]] = {}
+            for entry in sorted(
+                (e for e in body if isinstance(e, dict)), key=lambda e: _as_int(e.get("added"))
+            ):
+                for key in (str(entry.get("uuid") or "").lower(), str(entry.get("number") or "")):
+                    if key:
+                        newest[key.lower()] = entry
+            self._list = (now, newest)
+            return newest
+
+    def forget_identities(self) -> None:
+        """Read the list afresh next time (a send just failed on someone's key)."""
+        self._list = None
 
     async def _request(
         self, method: str, path: str, payload: dict[str, Any] | None = None

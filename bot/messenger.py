@@ -104,6 +104,10 @@ class SignalMessenger:
         """The person's current key; raises :class:`IdentityError` if the API fails."""
         return await self._api.identity(account)
 
+    def forget_identities(self) -> None:
+        """The next :meth:`identity` reads the list afresh (it is kept for a moment)."""
+        self._api.forget_identities()
+
     async def trust(self, account: str, safety_number: str) -> None:
         """Trust exactly this safety number; :class:`TrustRejected` if it is not current."""
         await self._api.trust(account, safety_number)
@@ -112,6 +116,7 @@ class SignalMessenger:
         cause = exc.__cause__
         if not (isinstance(cause, aiohttp.ClientResponseError) and cause.status == _BAD_REQUEST):
             return
+        self._api.forget_identities()  # the key may have changed a moment ago
         try:
             current = await self._api.identity(account)
         except (IdentityError, ValueError) as lookup_error:

@@ -8,6 +8,7 @@ only trusting exactly the new safety number lets messages through again.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from signalbot.messages import SendError
@@ -122,6 +123,7 @@ async def test_identity_shows_new_untrusted_safety_number_after_change(
     untouched = await messenger.identity(ana.uuid)
 
     state.change_identity(chris.uuid)
+    messenger.forget_identities()  # the list is kept for a moment: read it again now
     after = await messenger.identity(chris.uuid)
     assert after is not None
     assert after.trusted is False
@@ -188,3 +190,41 @@ async def test_identity_client_auto_mode_falls_back_to_http_like_signalbot(
     with pytest.raises(IdentityError) as raised:
         await wrong_account.identity(ana.uuid)
     assert raised.value.status == 500  # upstream's answer for an unknown account
+
+
+async def test_identity_list_is_read_once_for_many_lookups_in_its_window(
+    world: tuple[SandboxState, SignalMessenger, SandboxServer],
+) -> None:
+    """signal-cli-rest-api lists every identity at once: a reveal to many people must not
+    fetch that (network-sized) list once per person."""
+    state, messenger, _ = world
+    people = [state.create_persona(f"P{i}") for i in range(20)]
+    api = messenger._api
+    calls: list[str] = []
+    original = api._request
+
+    async def counting(method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+        calls.append(path)
+        return await original(method, path, payload)
+
+    api._request = counting  # type: ignore[method-assign]
+    for person in people:
+        assert await messenger.identity(person.uuid) is not None
+    assert len(calls) == 1
+    messenger.forget_identities()
+    assert await messenger.identity(people[0].uuid) is not None
+    assert len(calls) == 2
+
+
+async def test_a_key_changed_inside_the_window_still_fails_the_send(
+    world: tuple[SandboxState, SignalMessenger, SandboxServer],
+) -> None:
+    """The kept list says "trusted", but signal-cli refuses the send, and the bot reads
+    the list afresh to tell an identity change from other failures."""
+    state, messenger, _ = world
+    ana = state.create_persona("Ana")
+    seen = await messenger.identity(ana.uuid)
+    assert seen is not None and seen.trusted
+    state.change_identity(ana.uuid)
+    with pytest.raises(IdentityChanged):
+        await messenger.send_text(ana.uuid, "the place is 12 Oak St")
