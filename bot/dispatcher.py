@@ -35,7 +35,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from bot.config import Settings
-from bot.context import Context, Outgoing
+from bot.context import REPLY, Context, Outgoing
 from bot.i18n import _, translate
 from bot.jobs import wake
 from bot.logging import get_logger
@@ -52,6 +52,8 @@ from security import Keyring
 from storage.db import Database
 from storage.journal import JournalRepository
 from storage.models import utcnow
+from storage.outbox import OutboxItem, claimed_item
+from storage.outbox import OutgoingLike as OutboxLike
 from storage.repositories import Repositories
 
 log = get_logger("lantern.dispatcher")
@@ -252,6 +254,7 @@ class Dispatcher:
         command = ""
         direct: list[Outgoing] = []
         ids: list[int] = []
+        claimed: list[OutboxItem] = []
         actions: list[str] = []
         wakes: list[tuple[str, datetime]] = []
         try:
@@ -295,13 +298,13 @@ class Dispatcher:
                 if "seal" in actions:
                     direct = outgoing  # the keys go before these are sent: not written down
                 else:
-                    ids = await repos.outbox.enqueue(outgoing, now=now)
+                    ids, claimed = await self._enqueue(repos, outgoing, now)
         except Exception as exc:
             log.error("handler_failed", command=command, error_type=type(exc).__name__)
             await self._forget(entry_id, keys)
             await self._apologise(account, _("error.internal"), language=language)
             return
-        log.info("handled", command=command or "-", count=len(direct) + len(ids))
+        log.info("handled", command=command or "-", count=len(direct) + len(ids) + len(claimed))
         if "seal" in actions:
             self.vault.seal()  # panic: before the replies go out, not after
             self.rekeyer.forget()  # approvals held for a rekey go too
@@ -311,8 +314,25 @@ class Dispatcher:
             await self._prune(keys)
         for key, when in wakes:  # committed: a tick now sees what it is woken for
             wake(key, when)
+        await self.outbox.send_claimed(claimed)
         await self.outbox.flush(ids)
         await self._after(actions, account, keys)
+
+    async def _enqueue(
+        self, repos: Repositories, outgoing: list[Outgoing], now: datetime
+    ) -> tuple[list[int], list[OutboxItem]]:
+        """Write the replies down; plain replies are claimed in this same transaction when
+        Signal lets replies go, so they are sent straight after commit (need-to-know ones
+        take the screened path).  Returns (rows for the flush, claimed rows)."""
+        fast = self.outbox.replies_may_go(await repos.outbox.standing(), now)
+
+        def mine(item: OutboxLike) -> bool:
+            return fast and item.priority == REPLY and not item.sensitive
+
+        ids = await repos.outbox.enqueue(outgoing, now=now, claim=mine)
+        claimed = [claimed_item(i, o) for i, o in zip(ids, outgoing, strict=True) if mine(o)]
+        taken = {item.id for item in claimed}
+        return [i for i in ids if i not in taken], claimed
 
     async def deliver_items(self, items: list[Outgoing], keys: Keyring) -> None:
         """For callers outside a handler: write ``items`` to the outbox, then send."""

@@ -7,10 +7,13 @@ that caused it (:mod:`storage.outbox`); this module sends it afterwards.
   Replies (priority 0) never wait for it: they borrow, so the bucket may go negative (at
   most one minute's worth) and the bulk behind them slows down instead.
 * **Order**: lower priority first, first in first out within a priority.
-* **Two paths**: the dispatcher (and the timers) call :meth:`Outbox.flush` with the ids
-  they just committed — replies go at once, other rows only while the bucket has tokens
-  and nothing older of the same urgency is waiting; a background loop sends the rest,
-  woken by :meth:`Outbox.wake` or at the next retry time / token.
+* **Three paths**: a plain reply (not need-to-know) is enqueued already claimed in the
+  handler's own transaction and sent by :meth:`Outbox.send_claimed` straight after commit
+  (one transaction, marking it sent, instead of three) unless Signal's 429 holds
+  everything back; the dispatcher (and the timers) call :meth:`Outbox.flush` with the
+  other ids they just committed — replies go at once, other rows only while the bucket
+  has tokens and nothing older of the same urgency is waiting; a background loop sends
+  the rest, woken by :meth:`Outbox.wake` or at the next retry time / token.
 * **Captcha** (429 with a challenge token): the token is stored, all sending pauses
   (only replies to someone who just wrote are still tried, so a coordinator solving it
   hears back), coordinators are told the steps once (a direct attempt: Signal may refuse
@@ -41,9 +44,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
 from bot.context import REPLY
@@ -52,7 +55,7 @@ from bot.messenger import Messenger
 from bot.outbox_rows import Outcome, RowSender, TokenBucket
 from security import Keyring
 from storage.db import Database
-from storage.outbox import DueRow, OutboxRepository, Standing
+from storage.outbox import DueRow, OutboxItem, OutboxRepository, Standing
 
 if TYPE_CHECKING:
     from bot.quarantine import Quarantine
@@ -285,7 +288,51 @@ class Outbox:
 
     async def _send(self, row_id: int, keys: Keyring, notified: set[str]) -> Outcome:
         """Claim, send, record — shielded, so a cancelled caller never splits them."""
-        task = asyncio.ensure_future(self.rows.deliver(row_id, keys, notified))
+        return await self._shielded(self.rows.deliver(row_id, keys, notified))
+
+    async def _shielded(self, work: Coroutine[Any, Any, Outcome]) -> Outcome:
+        task = asyncio.ensure_future(work)
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
         return await asyncio.shield(task)
+
+    def replies_may_go(self, standing: Standing, now: datetime) -> bool:
+        """May a reply be sent the moment its transaction commits?  Not while Signal's
+        429 holds everything back; during a captcha replies still try (see :meth:`_flush`)."""
+        return self._gate(standing, now) <= 0 or standing.challenge is not None
+
+    async def send_claimed(self, items: list[OutboxItem]) -> int:
+        """Send replies the handler's own transaction enqueued already claimed.
+
+        Per reply that is one transaction (marking it sent) instead of three (read,
+        claim, mark): the benchmark showed the outbox taking about 40% of a command's
+        time.  Sealed or stopping meanwhile, they go back to the queue for the loop.
+        """
+        keys = self._vault.keys
+        if not items:
+            return 0
+        if keys is None or self._stopping:
+            await self._requeue([item.id for item in items])
+            return 0
+        sent, notified = 0, set[str]()
+        for index, item in enumerate(items):
+            if self._vault.keys is not keys:
+                await self._requeue([i.id for i in items[index:]])
+                break
+            self.bucket.borrow()
+            outcome = await self._shielded(self.rows.send_item(item, keys, notified))
+            if outcome is Outcome.PAUSED:
+                await self._requeue([i.id for i in items[index + 1 :]])
+                break
+            sent += outcome is Outcome.SENT
+        return sent
+
+    async def _requeue(self, ids: list[int]) -> None:
+        if not ids:
+            return
+        try:
+            async with self._db.transaction() as session:
+                await OutboxRepository(session, None).requeue(ids)
+        except Exception as exc:  # left 'sending': the next start puts them back
+            log.error("outbox_requeue_failed", error_type=type(exc).__name__)
+        self.wake()

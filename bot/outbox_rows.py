@@ -102,6 +102,11 @@ class RowSender:
             return Outcome.FAILED
         if item is None:
             return Outcome.SKIPPED
+        return await self.send_item(item, keys, notified)
+
+    async def send_item(self, item: OutboxItem, keys: Keyring, notified: set[str]) -> Outcome:
+        """Send a claimed row and record what happened (sent, retry, failed, withheld)."""
+        row_id = item.id
         messenger = self._messenger
         stamp: int | None = None
         try:

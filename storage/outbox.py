@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -99,6 +99,20 @@ class Standing:
     backoff_seconds: int = 0
 
 
+def claimed_item(row_id: int, item: OutgoingLike) -> OutboxItem:
+    """What a row enqueued as claimed holds, from the item itself (nothing to decrypt)."""
+    return OutboxItem(
+        id=row_id,
+        priority=item.priority,
+        attempts=0,
+        account=item.account,
+        text=item.text,
+        timer=item.timer_seconds,
+        sensitive=bool(item.sensitive),
+        tag=item.tag,
+    )
+
+
 def _body_ad(row_id: int) -> bytes:
     return ad("outbox", "body_ct", str(row_id))
 
@@ -117,11 +131,20 @@ class OutboxRepository:
 
     # --- writing ---------------------------------------------------------------------
 
-    async def enqueue(self, items: Sequence[OutgoingLike], *, now: datetime) -> list[int]:
+    async def enqueue(
+        self,
+        items: Sequence[OutgoingLike],
+        *,
+        now: datetime,
+        claim: Callable[[OutgoingLike], bool] | None = None,
+    ) -> list[int]:
         """One row per item (a :class:`bot.context.Outgoing`), ids in the items' order.
 
         Two statements whatever the count: insert the rows, then set each encrypted body
-        (its associated data binds it to the row id, which the insert gave us).
+        (its associated data binds it to the row id, which the insert gave us).  Items
+        ``claim`` picks are written already 'sending': the caller sends them itself right
+        after commit (:func:`claimed_item`), sparing a read and a claim; a crash before
+        that leaves them to :meth:`reset_inflight` at the next start, like any claim.
         """
         if not items:
             return []
@@ -130,7 +153,7 @@ class OutboxRepository:
             {
                 "batch": item.batch,
                 "priority": item.priority,
-                "state": QUEUED,
+                "state": SENDING if claim is not None and claim(item) else QUEUED,
                 "not_before": now,
                 "attempts": 0,
                 "created_at": now,
@@ -222,6 +245,14 @@ class OutboxRepository:
             .values(state=WITHDRAWN, body_ct=None, done_at=now, reason=WITHDRAWN)
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def requeue(self, ids: list[int]) -> None:
+        """Claimed rows that will not be sent now go back to the queue."""
+        await self._s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), OutboxMessage.state == SENDING)
+            .values(state=QUEUED)
+        )
 
     async def reset_inflight(self) -> int:
         """Rows a crash left 'sending' go back to the queue (at process start only)."""

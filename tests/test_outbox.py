@@ -10,17 +10,17 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from structlog.testing import capture_logs
 
 from bot.app import LanternApp
 from bot.config import Settings
-from bot.context import BULK, ROUTINE, URGENT, Context
+from bot.context import BULK, ROUTINE, URGENT, Context, Outgoing
 from bot.i18n import translate
 from bot.router import Audience, Command
 from security import DecryptionError
 from storage.models import OutboxMessage, utcnow
-from storage.outbox import OutboxRepository
+from storage.outbox import OutboxRepository, claimed_item
 from tests.canary import Canaries, at_rest
 from tests.conftest import Chat, FakeMessenger, new_account
 from tests.helpers import join
@@ -348,3 +348,59 @@ async def test_outbox_a_reply_and_its_notices_go_out_together(
         (who, f"moved {i}") for i, who in enumerate(others)
     ]
     assert all(r.state == "sent" for r in await rows(app))
+
+
+async def test_outbox_a_reply_costs_one_transaction_after_the_handlers(
+    net: Network, chat: Chat, app: LanternApp, messenger: FakeMessenger
+) -> None:
+    """Journal, handle (which enqueues the reply already claimed), mark sent: three
+    commits per message.  Reading the row back and claiming it took two more."""
+    commits: list[int] = []
+    event.listen(app.db.engine.sync_engine, "commit", lambda *_: commits.append(1))
+    await chat.send(net.organizer, "help")  # warm: identity pinning and the like
+    commits.clear()
+    replies = await chat.send(net.organizer, "help")
+    assert len(replies) == 1
+    assert len(commits) == 3
+    assert [r.state for r in await rows(app)][-1] == "sent"
+
+
+async def test_outbox_a_claimed_reply_a_crash_left_unsent_goes_at_the_next_start(
+    net: Network, chat: Chat, app: LanternApp, messenger: FakeMessenger
+) -> None:
+    """The reply is committed 'sending' with the handler's change; if the process dies
+    before sending it, the next start puts it back in the queue and it goes once."""
+    outbox = chat.dispatcher.outbox
+
+    async def died(_items: object) -> int:
+        return 0
+
+    real = outbox.send_claimed
+    outbox.send_claimed = died  # type: ignore[method-assign]
+    before = len(texts_to(messenger, net.organizer))
+    assert await chat.send(net.organizer, "help") == []
+    assert [r.state for r in await rows(app)][-1] == "sending"
+    outbox.send_claimed = real  # type: ignore[method-assign]
+    assert await outbox.recover() == 1
+    await outbox.flush_due()
+    assert len(texts_to(messenger, net.organizer)) == before + 1
+    assert [r.state for r in await rows(app)][-1] == "sent"
+    await outbox.flush_due()
+    assert len(texts_to(messenger, net.organizer)) == before + 1  # once
+    assert [r.state for r in await rows(app)].count("sending") == 0
+
+
+async def test_outbox_claimed_replies_go_back_to_the_queue_when_sealed_meanwhile(
+    net: Network, chat: Chat, app: LanternApp, messenger: FakeMessenger
+) -> None:
+    outbox = chat.dispatcher.outbox
+    keys = app.vault.keys
+    assert keys is not None
+    async with app.db.transaction() as session:
+        repo = OutboxRepository(session, keys)
+        item = Outgoing(net.organizer, text="still to go")
+        [row_id] = await repo.enqueue([item], now=utcnow(), claim=lambda _i: True)
+    app.vault.seal()
+    assert await outbox.send_claimed([claimed_item(row_id, item)]) == 0
+    assert [r.state for r in await rows(app) if r.id == row_id] == ["queued"]
+    assert "still to go" not in texts_to(messenger, net.organizer)
