@@ -321,18 +321,24 @@ class Dispatcher:
     async def _enqueue(
         self, repos: Repositories, outgoing: list[Outgoing], now: datetime
     ) -> tuple[list[int], list[OutboxItem]]:
-        """Write the replies down; plain replies are claimed in this same transaction when
-        Signal lets replies go, so they are sent straight after commit (need-to-know ones
-        take the screened path).  Returns (rows for the flush, claimed rows)."""
-        fast = self.outbox.replies_may_go(await repos.outbox.standing(), now)
+        """Write the replies down.  When everything to send is plain replies (the common
+        case) and Signal lets replies go, they are claimed in this same transaction and
+        sent straight after commit; anything else (need-to-know text, notices to others)
+        takes the flush, all of it, so messages still go in the order they were made.
+        Returns (rows for the flush, claimed rows)."""
 
-        def mine(item: OutboxLike) -> bool:
-            return fast and item.priority == REPLY and not item.sensitive
+        def plain(item: OutboxLike) -> bool:
+            return item.priority == REPLY and not item.sensitive
 
-        ids = await repos.outbox.enqueue(outgoing, now=now, claim=mine)
-        claimed = [claimed_item(i, o) for i, o in zip(ids, outgoing, strict=True) if mine(o)]
-        taken = {item.id for item in claimed}
-        return [i for i in ids if i not in taken], claimed
+        fast = bool(outgoing) and all(plain(item) for item in outgoing)
+        if fast:
+            fast = self.outbox.replies_may_go(await repos.outbox.standing(), now)
+        ids = await repos.outbox.enqueue(
+            outgoing, now=now, claim=(lambda _i: True) if fast else None
+        )
+        if not fast:
+            return ids, []
+        return [], [claimed_item(i, o) for i, o in zip(ids, outgoing, strict=True)]
 
     async def deliver_items(self, items: list[Outgoing], keys: Keyring) -> None:
         """For callers outside a handler: write ``items`` to the outbox, then send."""
