@@ -226,6 +226,8 @@ class Builder:
                         now=when - timedelta(days=3),
                     )
                     await repos.callouts.add_members(view.id, members)
+                    # long over: debriefed then, so the bot's first ticks have no backlog
+                    await repos.callouts.set_columns(view.id, now=when, debriefed=True)
                     yes = [repos.callouts._member_index(m) for m in members[::3]]
                     await session.execute(
                         update(CalloutMember)
