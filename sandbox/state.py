@@ -54,6 +54,7 @@ class SandboxState:
         self._seq = 0
         self._next_number = 101
         self._receivers: set[Receiver] = set()
+        self.connections = 0  # bot websockets ever opened: a restart shows as one more
         self._changes = Notifier()
         self._init_world()
 
@@ -256,6 +257,8 @@ class SandboxState:
     # ----- receivers ---------------------------------------------------------------------
     def add_receiver(self, receiver: Receiver) -> None:
         self._receivers.add(receiver)
+        if receiver.account == self.bot_number:
+            self.connections += 1
         self._changes.notify()
 
     def remove_receiver(self, receiver: Receiver) -> None:

@@ -48,10 +48,11 @@ class BotProcess:
 
     async def start(self, wait_seconds: float = 30.0) -> None:
         assert self._proc is None, "already running"
-        before = self.state.receiver_count
+        # a killed process's websocket may still be counted for a moment: count openings
+        before = self.state.connections
         self._proc = self._spawn()
         deadline = asyncio.get_running_loop().time() + wait_seconds
-        while self.state.receiver_count <= before:
+        while self.state.connections <= before:
             if self._proc.poll() is not None:
                 raise AssertionError(f"lantern run exited: {self.log_path.read_text()[-2000:]}")
             if asyncio.get_running_loop().time() > deadline:
