@@ -117,6 +117,10 @@ class _WebSocketReceiver:
 
 async def receive(request: web.Request) -> web.StreamResponse:
     """json-rpc mode: a websocket that streams frames for this account; nothing is queued."""
+    state = state_of(request)
+    if state.receive_down_for > 0:
+        # the service behind the proxy is restarting: the proxy answers, nothing upgrades
+        return web.Response(status=502, text="502 Bad Gateway")
     ws = web.WebSocketResponse(heartbeat=54.0)
     if not ws.can_prepare(request).ok:
         return respond(
@@ -126,7 +130,6 @@ async def receive(request: web.Request) -> web.StreamResponse:
             )
         )
     await ws.prepare(request)
-    state = state_of(request)
     receiver = _WebSocketReceiver(ws, request, request.match_info["number"])
     state.add_receiver(receiver)
     try:

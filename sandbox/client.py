@@ -163,8 +163,9 @@ class SandboxClient:
         if not data["connected"]:
             raise TimeoutError("no /v1/receive websocket connected")
 
-    async def drop_websocket(self, *, clean: bool = False) -> int:
-        data = await self._call("POST", "/receiver/drop", json={"clean": clean})
+    async def drop_websocket(self, *, clean: bool = False, down_seconds: float = 0.0) -> int:
+        body = {"clean": clean, "down_seconds": down_seconds}
+        data = await self._call("POST", "/receiver/drop", json=body)
         return int(data["dropped"])
 
     # ----- faults and lifecycle ----------------------------------------------------------

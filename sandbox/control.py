@@ -239,13 +239,20 @@ async def receiver(request: web.Request) -> web.Response:
     if wait > 0:
         with contextlib.suppress(TimeoutError):
             await state.wait_for_receiver(timeout=min(wait, 60))
-    return web.json_response({"connected": state.receiver_count})
+    return web.json_response(
+        {"connected": state.receiver_count, "down_for": round(state.receive_down_for, 3)}
+    )
 
 
 @guarded
 async def drop_receivers(request: web.Request) -> web.Response:
     body = await _body(request)
-    dropped = await state_of(request).drop_receivers(clean=bool(body.get("clean", False)))
+    down = body.get("down_seconds", 0)
+    if isinstance(down, bool) or not isinstance(down, int | float):
+        raise BadInput("down_seconds must be a number")
+    dropped = await state_of(request).drop_receivers(
+        clean=bool(body.get("clean", False)), down_seconds=float(down)
+    )
     return web.json_response({"dropped": dropped})
 
 

@@ -55,6 +55,8 @@ class SandboxState:
         self._next_number = 101
         self._receivers: set[Receiver] = set()
         self.connections = 0  # bot websockets ever opened: a restart shows as one more
+        self.connections = 0  # bot websockets ever opened: a restart shows as one more
+        self._receive_down_until = 0.0  # monotonic; /v1/receive refuses until then
         self._changes = Notifier()
         self._init_world()
 
@@ -259,6 +261,8 @@ class SandboxState:
         self._receivers.add(receiver)
         if receiver.account == self.bot_number:
             self.connections += 1
+        if receiver.account == self.bot_number:
+            self.connections += 1
         self._changes.notify()
 
     def remove_receiver(self, receiver: Receiver) -> None:
@@ -269,14 +273,27 @@ class SandboxState:
     def receiver_count(self) -> int:
         return sum(1 for r in self._receivers if r.account == self.bot_number)
 
-    async def drop_receivers(self, *, clean: bool = False) -> int:
-        """Cut every receive websocket; ``clean`` sends close code 1000 instead of aborting."""
+    async def drop_receivers(self, *, clean: bool = False, down_seconds: float = 0.0) -> int:
+        """Cut every receive websocket; ``clean`` sends close code 1000 instead of aborting.
+
+        ``down_seconds`` keeps the receive side down that long (the service restarting
+        behind its proxy): reconnects are refused with 502 until then, and what personas
+        send meanwhile is lost, as upstream loses it.  Sending is not affected.
+        """
+        if down_seconds < 0:
+            raise ValueError("down_seconds must be >= 0")
+        self._receive_down_until = time.monotonic() + down_seconds
         dropped = list(self._receivers)
         self._receivers.clear()
         for receiver in dropped:
             await receiver.drop(clean=clean)
         self._changes.notify()
         return len(dropped)
+
+    @property
+    def receive_down_for(self) -> float:
+        """Seconds until ``/v1/receive`` accepts connections again (0: it does)."""
+        return max(0.0, self._receive_down_until - time.monotonic())
 
     async def wait_for_receiver(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         await self._changes.wait_until(
@@ -341,4 +358,5 @@ class SandboxState:
         """Forget personas, groups, deliveries and faults; connected receivers stay."""
         self._init_world()
         self.faults.clear()
+        self._receive_down_until = 0.0
         self._changes.notify()

@@ -130,6 +130,23 @@ async def test_client_identity_change_and_websocket_drop(
         await client.wait_for_receiver(timeout=8)
 
 
+async def test_receive_side_down_for_a_while_answers_502_then_accepts(
+    server: SandboxServer, client: SandboxClient, state: SandboxState
+) -> None:
+    assert await client.drop_websocket(down_seconds=0.6) == 0  # nobody was connected
+    assert 0 < state.receive_down_for <= 0.6
+    url = f"{server.base_url}/v1/receive/{BOT_NUMBER}"
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url) as refused:
+            assert refused.status == 502
+        await asyncio.sleep(0.7)
+        async with session.ws_connect(url) as ws:
+            assert not ws.closed
+            assert state.receive_down_for == 0
+    with pytest.raises(SandboxError, match="down_seconds"):
+        await client.drop_websocket(down_seconds="soon")  # type: ignore[arg-type]
+
+
 async def test_client_reset_forgets_the_world(client: SandboxClient, state: SandboxState) -> None:
     await client.create_persona("Ana")
     await client.set_faults(latency_ms=10)
