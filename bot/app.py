@@ -238,6 +238,7 @@ class LanternApp:
                     await self._running.watchdog
             if bot.init_task is not None and not bot.init_task.done():
                 bot.init_task.cancel()
+            await self._running.dispatcher.close()
             outbox = self._running.dispatcher.outbox
             await outbox.stop()  # the message in hand is sent and marked, never split
             await bot._pipeline.stop()

@@ -25,11 +25,25 @@ If handling fails, the transaction rolls back, the person is told nothing was ch
 and to send it again, and only the exception *type* is logged.  Journaled messages not
 yet handled (sealed backlog, a crash) are handled in order by :meth:`drain` after unseal
 or start.
+
+**The database going away** (restarting, unreachable, a connection cut mid-transaction:
+:func:`storage.db.is_transient`) is not the message's fault and must not cost it:
+
+* the journal write is retried for about ten seconds (:data:`JOURNAL_RETRY`) under the
+  sender's lock; only if it never succeeds is the person told to send it again — nothing
+  was recorded, so that is the truth;
+* a journaled message whose handling fails that way stays in the journal (its
+  transaction, claim included, rolled back).  After a few quick tries the dispatcher
+  *stalls*: the person is told once that it waits in line and needs no resending, new
+  messages are journaled and wait behind it, and a background loop drains the journal
+  in arrival order (:meth:`drain`) as soon as the database answers again.  Nothing is
+  handled twice: the claim and the tombstone commit with the handling or not at all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -49,7 +63,7 @@ from bot.router import Router, split_command
 from bot.timers import Timers
 from bot.vault import Progress, Vault
 from security import Keyring
-from storage.db import Database
+from storage.db import Database, is_transient
 from storage.journal import JournalRepository
 from storage.models import utcnow
 from storage.outbox import OutboxItem, claimed_item
@@ -61,6 +75,9 @@ log = get_logger("lantern.dispatcher")
 UNSEAL_WORDS = frozenset({"unseal", "desellar"})
 APPROVE_WORDS = frozenset({"approve", "aprobar"})
 PRUNE_EVERY = 200  # journal tombstones older than 48 h go, even on a bot that never restarts
+JOURNAL_RETRY = (0.2, 0.5, 1.0, 2.0, 3.0, 4.0)  # ~11 s: a database restarting comes back
+HANDLE_RETRY = (0.2, 0.5)  # then the message waits in the journal and the dispatcher stalls
+REDRAIN_MAX_SECONDS = 5.0  # a stalled dispatcher tries the journal at least this often
 
 
 class SenderLocks:
@@ -112,6 +129,10 @@ class Dispatcher:
         self._draining = False
         self._handled = 0
         self._drain_lock = asyncio.Lock()
+        self.stalled = False  # the database failed a handling: the journal leads
+        self._told: set[int] = set()  # journal entries whose sender heard "it waits"
+        self._kick = asyncio.Event()
+        self._redrain: asyncio.Task[None] | None = None
         self.quarantine = Quarantine(db, messenger, settings.default_language)
         self.rekeyer = Rekeyer(
             db=db, vault=vault, settings=settings, messenger=messenger, quarantine=self.quarantine
@@ -166,10 +187,7 @@ class Dispatcher:
         async with self.locks.hold(account):
             keys = self.vault.keys
             try:
-                async with self.db.transaction() as session:
-                    entry_id = await JournalRepository(session, self.vault.sealer, keys).record(
-                        account, signal_timestamp, kind, body
-                    )
+                entry_id = await self._journal(account, signal_timestamp, kind, body, keys)
             except Exception as exc:
                 log.error("journal_failed", error_type=type(exc).__name__)
                 if kind == "text":
@@ -184,7 +202,78 @@ class Dispatcher:
                 return
             if self._draining:
                 return  # the drain loop handles it, after everything older
-            await self._handle(entry_id, account, kind, body, keys)
+            if self.stalled:
+                self._kick.set()  # the database answered: the journal goes, in order
+                return
+            if not await self._handle_patiently(entry_id, account, kind, body, keys):
+                await self._stall(entry_id, account)
+
+    async def _journal(
+        self,
+        account: str,
+        signal_timestamp: int,
+        kind: str,
+        body: dict[str, object],
+        keys: Keyring | None,
+    ) -> int | None:
+        """Write the message down, waiting out a database that is restarting."""
+        for delay in (*JOURNAL_RETRY, None):
+            try:
+                async with self.db.transaction() as session:
+                    return await JournalRepository(session, self.vault.sealer, keys).record(
+                        account, signal_timestamp, kind, body
+                    )
+            except Exception as exc:
+                if delay is None or not is_transient(exc):
+                    raise
+                log.warning("journal_retry", error_type=type(exc).__name__)
+                await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _handle_patiently(
+        self, entry_id: int, account: str, kind: str, body: dict[str, object], keys: Keyring
+    ) -> bool:
+        """Handle, trying again a moment later if the database failed; False: it still
+        fails and the message is still in the journal."""
+        for delay in HANDLE_RETRY:
+            if await self._handle(entry_id, account, kind, body, keys):
+                return True
+            await asyncio.sleep(delay)
+        return await self._handle(entry_id, account, kind, body, keys)
+
+    async def _stall(self, entry_id: int | None = None, account: str = "") -> None:
+        """The database fails: the journal leads until it is drained.  The sender hears
+        once that the message waits (in the network's language: theirs is in the database
+        that failed); the loop drains as soon as the database answers."""
+        self.stalled = True
+        if entry_id is not None and entry_id not in self._told:
+            self._told.add(entry_id)
+            await self._apologise(account, _("error.delayed"))
+        if self._redrain is None or self._redrain.done():
+            log.warning("dispatcher_stalled")
+            self._redrain = asyncio.create_task(self._redrain_loop())
+
+    async def _redrain_loop(self) -> None:
+        delay = HANDLE_RETRY[-1]
+        while self.stalled and self.vault.keys is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), delay)
+            self._kick.clear()
+            delay = min(delay * 2, REDRAIN_MAX_SECONDS)
+            try:
+                await self.drain()
+            except Exception as exc:
+                log.warning("redrain_failed", error_type=type(exc).__name__)
+        if not self.stalled:
+            log.info("dispatcher_resumed")
+
+    async def close(self) -> None:
+        """Stop the background drain (a stop with the database down)."""
+        if self._redrain is not None:
+            self._redrain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._redrain
+            self._redrain = None
 
     # --- unseal ----------------------------------------------------------------------
 
@@ -229,17 +318,32 @@ class Dispatcher:
         return handled
 
     async def _drain_pass(self) -> int:
+        """Handle the journal in order.  A database failure stops the pass where it is (a
+        later message must not overtake the one that failed) and leaves the dispatcher
+        stalled; a pass that empties the journal ends the stall."""
         handled = 0
         while (keys := self.vault.keys) is not None:
-            async with self.db.transaction() as session:
-                journal = Repositories(session, keys).journal
-                await journal.prune(now=self.clock())
-                pending = await journal.pending()
+            try:
+                async with self.db.transaction() as session:
+                    journal = Repositories(session, keys).journal
+                    await journal.prune(now=self.clock())
+                    pending = await journal.pending()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("drain_deferred", error_type=type(exc).__name__)
+                await self._stall()
+                return handled
             if not pending:
+                self.stalled = False
+                self._told.clear()
                 break
             for entry in pending:
                 async with self.locks.hold(entry.account):
-                    await self._handle(entry.id, entry.account, entry.kind, entry.body, keys)
+                    done = await self._handle(entry.id, entry.account, entry.kind, entry.body, keys)
+                if not done:
+                    await self._stall(entry.id, entry.account)
+                    return handled
                 handled += 1
         return handled
 
@@ -249,7 +353,9 @@ class Dispatcher:
 
     async def _handle(
         self, entry_id: int, account: str, kind: str, body: dict[str, object], keys: Keyring
-    ) -> None:
+    ) -> bool:
+        """Handle one journaled message; False only when the database failed (the entry
+        is untouched, still pending): anything else ends with the message done."""
         language = self.settings.default_language
         command = ""
         direct: list[Outgoing] = []
@@ -261,14 +367,14 @@ class Dispatcher:
             async with self.db.transaction() as session:
                 repos = Repositories(session, keys)
                 if not await repos.journal.claim(entry_id):
-                    return  # handled meanwhile (drain and live path met)
+                    return True  # handled meanwhile (drain and live path met)
                 now = self.clock()
                 text = str(body.get("text", ""))
                 if kind == "reaction":
                     found = await reaction_text(repos, account, body)
                     if found is None:  # not an answer: nothing to say
                         await repos.journal.done(entry_id)
-                        return
+                        return True
                     text = found
                 member = await repos.members.by_account(account)
                 ctx = Context(
@@ -300,10 +406,13 @@ class Dispatcher:
                 else:
                     ids, claimed = await self._enqueue(repos, outgoing, now)
         except Exception as exc:
+            if is_transient(exc):
+                log.warning("handler_deferred", command=command, error_type=type(exc).__name__)
+                return False
             log.error("handler_failed", command=command, error_type=type(exc).__name__)
             await self._forget(entry_id, keys)
             await self._apologise(account, _("error.internal"), language=language)
-            return
+            return True
         log.info("handled", command=command or "-", count=len(direct) + len(ids) + len(claimed))
         if "seal" in actions:
             self.vault.seal()  # panic: before the replies go out, not after
@@ -317,6 +426,7 @@ class Dispatcher:
         await self.outbox.send_claimed(claimed)
         await self.outbox.flush(ids)
         await self._after(actions, account, keys)
+        return True
 
     async def _enqueue(
         self, repos: Repositories, outgoing: list[Outgoing], now: datetime

@@ -7,10 +7,13 @@ import dataclasses
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
+import bot.dispatcher as dispatcher_module
 from bot.app import LanternApp
 from bot.context import Context
 from bot.i18n import translate
+from storage.journal import JournalRepository
 from storage.models import InboundJournal
 from storage.repositories import Repositories
 from tests.conftest import Chat, FakeMessenger, new_account
@@ -113,6 +116,7 @@ async def test_database_down_gets_an_answer_not_silence(
         raise ConnectionRefusedError("database is down")
 
     monkeypatch.setattr(chat.dispatcher.db, "transaction", broken)
+    monkeypatch.setattr(dispatcher_module, "JOURNAL_RETRY", (0.01, 0.01))
     person = new_account()
     await chat.dispatcher.on_text(person, 5, "hello")
     assert [m for m in messenger.sent if m[0] == person] == [
@@ -157,3 +161,106 @@ async def test_tombstones_are_pruned_after_two_days(chat: Chat, app: LanternApp)
         assert tombstones and tombstones >= 1
         assert await journal.prune(now=utcnow()) == 0
         assert await journal.prune(now=utcnow() + timedelta(hours=50)) == tombstones
+
+
+def connection_lost() -> OperationalError:
+    """What SQLAlchemy raises when the server went away mid-transaction."""
+    return OperationalError("SELECT 1", {}, ConnectionResetError("connection reset by peer"))
+
+
+def test_transient_database_failures_are_told_from_real_ones() -> None:
+    import sqlite3
+
+    import asyncpg.exceptions as pg
+
+    from storage.db import is_transient
+
+    transient = [
+        connection_lost(),
+        ConnectionRefusedError(),
+        TimeoutError(),
+        OperationalError("x", {}, sqlite3.OperationalError("database is locked")),
+        DBAPIError("x", {}, Exception("gone"), connection_invalidated=True),
+        OperationalError("x", {}, pg.CannotConnectNowError("the database system is starting")),
+        OperationalError("x", {}, pg.AdminShutdownError("terminating connection")),
+    ]
+    wrapped = RuntimeError("the application's own error")  # caused by one: not the database
+    wrapped.__cause__ = ConnectionResetError()
+    permanent = [
+        RuntimeError("a bug"),
+        IntegrityError("INSERT", {}, Exception("duplicate key")),
+        OperationalError("x", {}, sqlite3.OperationalError("no such table: members")),
+        ValueError("bad input"),
+        wrapped,
+    ]
+    assert [is_transient(e) for e in transient] == [True] * len(transient)
+    assert [is_transient(e) for e in permanent] == [False] * len(permanent)
+
+
+class Flaky:
+    """Make a repository method fail as a lost connection would, while ``down``."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, owner: type, name: str) -> None:
+        self.down = True
+        self.failures = 0
+        original = getattr(owner, name)
+
+        async def flaky(repo: object, *args: object, **kwargs: object) -> object:
+            if self.down:
+                self.failures += 1
+                raise connection_lost()
+            return await original(repo, *args, **kwargs)
+
+        monkeypatch.setattr(owner, name, flaky)
+
+
+async def test_a_database_blip_while_journaling_is_waited_out(
+    chat: Chat, messenger: FakeMessenger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flaky = Flaky(monkeypatch, JournalRepository, "record")
+    person = new_account()
+    sent = asyncio.create_task(chat.dispatcher.on_text(person, 5, "hello"))
+    await asyncio.sleep(0.5)  # the first tries fail (0.2 s, then 0.5 s between them)
+    assert flaky.failures >= 2 and not sent.done()
+    flaky.down = False
+    await sent
+    assert [t for a, t in messenger.sent if a == person] == [translate("en", "stranger.reply")]
+
+
+async def test_a_database_down_while_handling_keeps_the_messages_and_handles_each_once_in_order(
+    net: Network,
+    app: LanternApp,
+    chat: Chat,
+    messenger: FakeMessenger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    member = new_account()
+    await join(chat, net, member, "patient")
+    monkeypatch.setattr(dispatcher_module, "HANDLE_RETRY", (0.01, 0.01))
+    flaky = Flaky(monkeypatch, JournalRepository, "claim")
+    before = len(messenger.sent)
+    await chat.dispatcher.on_text(member, 101, "lang es")
+    delayed = translate("en", "error.delayed")
+    assert [t for a, t in messenger.sent[before:] if a == member] == [delayed]
+    assert chat.dispatcher.stalled
+    # while it is stalled, later messages are written down and wait behind the first
+    await chat.dispatcher.on_text(member, 102, "me")
+    assert [t for a, t in messenger.sent[before:] if a == member] == [delayed]
+    async with app.db.transaction() as session:
+        assert len(await Repositories(session, app.vault.keys).journal.pending()) == 2
+
+    flaky.down = False
+    for _ in range(200):
+        if not chat.dispatcher.stalled:
+            break
+        await asyncio.sleep(0.05)
+    assert not chat.dispatcher.stalled
+    replies = [t for a, t in messenger.sent[before:] if a == member]
+    # each once, in the order sent: the language changed first, so "me" answers in Spanish
+    assert replies[0] == delayed and len(replies) == 3, replies
+    assert replies[1].startswith(translate("es", "lang.set", language="").split(":")[0])
+    assert "patient" in replies[2] and replies[2] == await chat.say(member, "me")
+    assert translate("en", "error.internal") not in replies
+    async with app.db.transaction() as session:
+        assert await Repositories(session, app.vault.keys).journal.pending() == []
+    await chat.dispatcher.close()
