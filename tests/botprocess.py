@@ -36,6 +36,15 @@ def environment(settings: Settings) -> dict[str, str]:
     return env
 
 
+_RUNNING: set[BotProcess] = set()
+
+
+def kill_all() -> None:
+    """Kill every child a test left running (a failed assertion skips its ``stop``)."""
+    for bot in list(_RUNNING):
+        bot.kill()
+
+
 class BotProcess:
     """One ``lantern run`` child at a time; its output goes to a log file for post-mortems."""
 
@@ -51,6 +60,7 @@ class BotProcess:
         # a killed process's websocket may still be counted for a moment: count openings
         before = self.state.connections
         self._proc = self._spawn()
+        _RUNNING.add(self)
         deadline = asyncio.get_running_loop().time() + wait_seconds
         while self.state.connections <= before:
             if self._proc.poll() is not None:
@@ -87,6 +97,7 @@ class BotProcess:
         self._close()
 
     def _close(self) -> None:
+        _RUNNING.discard(self)
         self._proc = None
         if self._log is not None:
             self._log.close()

@@ -33,6 +33,7 @@ from bot.messenger import (
 )
 from storage.db import execute_autocommit, make_engine
 from storage.migrate import upgrade
+from tests.botprocess import kill_all
 
 PG_ADMIN_URL = os.environ.get(
     "LANTERN_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -274,3 +275,11 @@ def new_account() -> str:
 from tests.live import FAST_SENDING, booted_live, fresh_live  # noqa: E402, F401  (sandbox fixtures)
 from tests.network import Network, bootstrap  # noqa: E402, F401  (needs Chat defined above)
 from tests.snapshot import bootstrapped  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _no_orphan_bots() -> Iterator[None]:
+    """A test that fails before stopping its ``lantern run`` child must not leave it
+    running (it would hold a websocket and CPU for the rest of the suite)."""
+    yield
+    kill_all()
