@@ -158,8 +158,8 @@ async def status_text(ctx: Context, view: CalloutView) -> str:
         held = await ctx.repos.rotation.outstanding(view.id)
         slots = texts.slots_text(view.slots, taken, held)
         lines.append(ctx.t(_("callout.status_slots"), slots=slots))
-    confirmed = await ctx.repos.members.accounts_of(await repo.confirmed_member_ids(view.id))
-    handles = sorted(member.handle for member, _account in confirmed.values())
+    confirmed = await ctx.repos.members.views_of(await repo.confirmed_member_ids(view.id))
+    handles = sorted(member.handle for member in confirmed.values())
     if handles:
         lines.append(ctx.t(_("callout.status_confirmed"), handles=", ".join(handles)))
     else:

@@ -136,8 +136,23 @@ class MemberRepository:
         """Profiles and Signal accounts of many members at once (fan-outs, reminders):
         one query, which also loads their data keys, so unwrapping them asks nothing
         more of the database.  Members who left are simply absent."""
+        found: dict[str, tuple[MemberView, str]] = {}
+        for row, dek in await self._rows_with_keys(member_ids):
+            account = dek.decrypt_text(row.account_ct, ad=ad("members", "account", row.id))
+            found[row.id] = (await self._view(row, dek), account)
+        return found
+
+    async def views_of(self, member_ids: list[str]) -> dict[str, MemberView]:
+        """Profiles only, for lists people read (who confirmed): their Signal accounts
+        are not decrypted, since nothing is sent to them."""
+        return {
+            row.id: await self._view(row, dek)
+            for row, dek in await self._rows_with_keys(member_ids)
+        }
+
+    async def _rows_with_keys(self, member_ids: list[str]) -> list[tuple[Member, FieldCipher]]:
         if not member_ids:
-            return {}
+            return []
         rows = (
             await self._s.execute(
                 select(Member, DataKey)
@@ -145,12 +160,8 @@ class MemberRepository:
                 .where(Member.id.in_(member_ids))
             )
         ).all()
-        found: dict[str, tuple[MemberView, str]] = {}
-        for row, _key in rows:
-            dek = await self._dek(row)  # the data key row is in the session already
-            account = dek.decrypt_text(row.account_ct, ad=ad("members", "account", row.id))
-            found[row.id] = (await self._view(row, dek), account)
-        return found
+        # the data key rows are in the session already: unwrapping asks nothing more
+        return [(row, await self._dek(row)) for row, _key in rows]
 
     async def identity_of(self, member_id: str) -> str | None:
         row = await self._s.get(Member, member_id)

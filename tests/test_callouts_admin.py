@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.app import LanternApp
+from storage.members import MemberRepository
 from storage.models import Callout, Prompt
 from tests.callouts import (
     PLACE,
@@ -96,11 +98,22 @@ async def test_msg_reaches_only_people_who_said_yes_and_names_no_organizer(
 
 
 async def test_status_shows_delivery_answers_roles_and_handles_never_accounts(
-    net: Network, chat: Chat, messenger: FakeMessenger, clock: Clock
+    net: Network,
+    chat: Chat,
+    messenger: FakeMessenger,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ref, people = await answered(chat, net, clock, slots="1 driver", people=3)
     await chat.send(people[0], f"take {ref} driver")
-    status = await chat.say(net.organizer, f"status {ref}")
+
+    async def no_accounts(*_args: object) -> None:
+        raise AssertionError("status decrypted Signal accounts it sends nothing to")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(MemberRepository, "accounts_of", no_accounts)
+        patch.setattr(MemberRepository, "account_of", no_accounts)
+        status = await chat.say(net.organizer, f"status {ref}")
     start = clock.now + timedelta(days=3)
     assert status == "\n".join(
         [
