@@ -123,7 +123,7 @@ def _keep_listening(bot: SignalBot, ceiling: float) -> None:
                 problem = type(exc).__name__
             if loop.time() - began > ceiling:
                 delay = LISTEN_RETRY_FIRST  # it was connected: a fresh outage
-            log.warning("receiver_lost", error_type=problem, retry_ms=round(delay * 1000))
+            log.warning("receiver_lost", error_type=problem, duration_ms=round(delay * 1000))
             await asyncio.sleep(delay)
             delay = min(delay * 2, ceiling)
 

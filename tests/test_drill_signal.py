@@ -25,6 +25,7 @@ import pytest
 
 from bot.outbox_rows import TokenBucket
 from sandbox.state import Persona
+from tests.canary import debug_logs
 from tests.live import Live
 from tests.test_e2e_fanout import REF, callout_counts, seed, wait_until
 
@@ -171,8 +172,12 @@ async def test_drill_websocket_dropped_sending_goes_on_and_listening_resumes(
     assert not replies_to(live, [lost], cursor, besides=ref)  # lost with the websocket
 
     # it flaps: three more outages in a row; each time the bot listens again promptly
-    flaps = [await down_and_back(live, 2.0) for _ in range(3)]
-    clean = await down_and_back(live, 0.0, clean=True)  # a clean close (code 1000)
+    with debug_logs(every_library=False) as logs:
+        flaps = [await down_and_back(live, 2.0) for _ in range(3)]
+        clean = await down_and_back(live, 0.0, clean=True)  # a clean close (code 1000)
+    written = logs.getvalue()
+    assert "event='receiver_lost'" in written and "duration_ms=" in written, written[-500:]
+    assert "[dropped]" not in written and "Traceback" not in written
     assert max([first, *flaps]) < 6.5, (first, flaps)
     assert clean < 6.5, clean
 
