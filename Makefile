@@ -9,7 +9,7 @@ STAMP   = $(VENV)/.installed-stamp
 help:
 	@echo "make demo    play with the bot in your terminal (SQLite + local Signal sandbox)"
 	@echo "make test    lint, type-check and run the whole test suite (SQLite and PostgreSQL)"
-	@echo "make bench   measure the bot end to end at 1k, 10k and 100k members (~12 min)"
+	@echo "make bench   measure the bot end to end at 1k, 10k and 100k members (~13 min)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Lantern needs Python 3.11 or newer")'
