@@ -406,6 +406,9 @@ class Dispatcher:
                 else:
                     ids, claimed = await self._enqueue(repos, outgoing, now)
         except Exception as exc:
+            # a commit whose answer was lost may have committed these: the outbox's
+            # sweep finds them 'sending' with nobody sending them, and queues them again
+            self.outbox.release([item.id for item in claimed])
             if is_transient(exc):
                 log.warning("handler_deferred", command=command, error_type=type(exc).__name__)
                 return False
@@ -448,6 +451,7 @@ class Dispatcher:
         )
         if not fast:
             return ids, []
+        self.outbox.hold(ids)  # before commit: the outbox's sweep never takes them for lost
         return [], [claimed_item(i, o) for i, o in zip(ids, outgoing, strict=True)]
 
     async def deliver_items(self, items: list[Outgoing], keys: Keyring) -> None:

@@ -38,12 +38,20 @@ that row ``sending``; Signal may or may not have it.  At the next start
 :meth:`Outbox.recover` puts such rows back in the queue, so at most one message per
 sender in flight at the crash may arrive twice (at-least-once for that single ambiguous
 message); everything else is delivered exactly once.
+
+While running, a *failed write* can strand a row the same way: a handler's commit whose
+answer was lost (its replies were committed already claimed, but the handler counts as
+failed and nobody sends them), or a "try again later" the database would not take.  None
+of those rows was sent; :meth:`Outbox.sweep` (every minute) queues them again.  A row that
+*was* sent but whose "sent" the database would not take is remembered in memory and
+marked at the next sweep, never sent again (unless the process dies first: the crash case).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -66,6 +74,7 @@ log = get_logger("lantern.outbox")
 BATCH = 20  # rows fetched per pass; priorities are re-read between passes
 POLL_SECONDS = 2.0  # sealed, or a captcha pending: look again this often
 IDLE_SECONDS = 30.0  # nothing due: look again at least this often
+SWEEP_SECONDS = 60.0  # rows a failed write left 'sending': looked for this often
 
 
 __all__ = ["Outbox", "Outcome", "TokenBucket"]
@@ -91,6 +100,8 @@ class Outbox:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._inflight: set[asyncio.Task[Outcome]] = set()
+        self._suspects: set[int] = set()  # 'sending', unowned, at the last sweep
+        self._next_sweep = time.monotonic() + SWEEP_SECONDS
         self.rows = RowSender(
             db=db,
             settings=settings,
@@ -112,9 +123,50 @@ class Outbox:
             log.warning("outbox_recovered", count=count)
         return count
 
+    async def sweep(self) -> int:
+        """Put back in the queue the rows a failed write left 'sending' while running.
+
+        A row stays 'sending' with nobody to send it when a write fails: the handler's
+        commit whose answer was lost (its replies were committed already claimed, and the
+        handler counts as failed, so nobody sends them), or the write recording a failed
+        try.  None of those rows was sent, so sending it now is not a second message.  A
+        row *sent* whose "sent" would not be written is in :attr:`RowSender.unmarked`
+        instead, and is marked sent here, never queued again.
+
+        This process owns every row it has in flight (:attr:`RowSender.owned`, taken
+        before the row is claimed, held until its outcome is written), so a 'sending' row
+        outside it is an orphan.  It is put back only when two sweeps in a row found it
+        so: one sweep can see a row just before its outcome is written and its owner let
+        go.  Returns how many rows went back.
+        """
+        self._next_sweep = time.monotonic() + SWEEP_SECONDS
+        if self.rows.unmarked and await self.rows.mark_unmarked() == 0:
+            log.info("outbox_marked_late")
+        async with self._db.transaction() as session:
+            stuck = await OutboxRepository(session, None).sending_ids()
+        orphans = set(stuck) - self.rows.owned - self.rows.unmarked
+        again = orphans & self._suspects
+        self._suspects = orphans - again
+        if not again:
+            return 0
+        async with self._db.transaction() as session:
+            await OutboxRepository(session, None).requeue(sorted(again - self.rows.owned))
+        log.warning("outbox_recovered", count=len(again))
+        self.wake()
+        return len(again)
+
+    def hold(self, ids: list[int]) -> None:
+        """Rows the caller committed already claimed and will send (:meth:`send_claimed`)."""
+        self.rows.owned.update(ids)
+
+    def release(self, ids: list[int]) -> None:
+        """Held rows the caller will not send after all (its commit failed)."""
+        self.rows.owned.difference_update(ids)
+
     def start(self) -> None:
         if self._task is None:
             self._stopping = False
+            self._next_sweep = time.monotonic() + SWEEP_SECONDS
             self._task = asyncio.create_task(self._run())
 
     def wake(self) -> None:
@@ -209,6 +261,8 @@ class Outbox:
             self._wake.clear()
             delay = POLL_SECONDS
             try:
+                if time.monotonic() >= self._next_sweep:
+                    await self.sweep()
                 keys = self._vault.keys
                 if keys is not None:
                     progress, wait = await self._pass(keys, wait_for_tokens=False)
@@ -216,6 +270,7 @@ class Outbox:
             except Exception as exc:  # one bad row must not stop every message after it
                 log.error("outbox_failed", error_type=type(exc).__name__)
             if delay > 0 and not self._stopping:
+                delay = min(delay, max(0.01, self._next_sweep - time.monotonic()))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
 
@@ -307,7 +362,14 @@ class Outbox:
         Per reply that is one transaction (marking it sent) instead of three (read,
         claim, mark): the benchmark showed the outbox taking about 40% of a command's
         time.  Sealed or stopping meanwhile, they go back to the queue for the loop.
+        The caller held them (:meth:`hold`) before its commit; here they are let go.
         """
+        try:
+            return await self._send_claimed(items)
+        finally:
+            self.release([item.id for item in items])
+
+    async def _send_claimed(self, items: list[OutboxItem]) -> int:
         keys = self._vault.keys
         if not items:
             return 0

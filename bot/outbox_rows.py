@@ -92,20 +92,37 @@ class RowSender:
         self.wake = wake
         self.backoff = 0.0  # the last global back-off, in seconds (doubles)
         self._told: str | None = None  # the challenge coordinators were told about
+        # Rows this process holds 'sending' right now: from before the claim commits until
+        # what happened is recorded.  A 'sending' row outside it (and not below) was left
+        # by a failed write and is safe to queue again: see :meth:`Outbox.sweep`.
+        self.owned: set[int] = set()
+        # Sent, but the database would not record it: never queued again, marked later.
+        self.unmarked: set[int] = set()
 
     async def deliver(self, row_id: int, keys: Keyring, notified: set[str]) -> Outcome:
+        self.owned.add(row_id)  # before the claim: never 'sending' and unowned here
         try:
-            async with self._db.transaction() as session:
-                item = await OutboxRepository(session, keys).claim(row_id)
-        except DecryptionError:
-            await self._fail(row_id, "undecryptable")
-            return Outcome.FAILED
-        if item is None:
-            return Outcome.SKIPPED
-        return await self.send_item(item, keys, notified)
+            try:
+                async with self._db.transaction() as session:
+                    item = await OutboxRepository(session, keys).claim(row_id)
+            except DecryptionError:
+                await self._fail(row_id, "undecryptable")
+                return Outcome.FAILED
+            if item is None:
+                return Outcome.SKIPPED
+            return await self.send_item(item, keys, notified)
+        finally:
+            self.owned.discard(row_id)
 
     async def send_item(self, item: OutboxItem, keys: Keyring, notified: set[str]) -> Outcome:
         """Send a claimed row and record what happened (sent, retry, failed, withheld)."""
+        self.owned.add(item.id)
+        try:
+            return await self._send_item(item, keys, notified)
+        finally:
+            self.owned.discard(item.id)
+
+    async def _send_item(self, item: OutboxItem, keys: Keyring, notified: set[str]) -> Outcome:
         row_id = item.id
         messenger = self._messenger
         stamp: int | None = None
@@ -150,25 +167,46 @@ class RowSender:
                 await repo.fail(row_id, reason, now=now)
 
     async def _sent(self, item: OutboxItem, stamp: int | None, keys: Keyring) -> None:
-        """Mark sent (retrying: a sent row left unmarked would be sent again)."""
+        """Mark sent, retrying: a sent row left unmarked would be sent again.  Only the
+        first try also links the message to its call-out (so a failing link cannot keep
+        the row unmarked); still failing, the row is remembered in :attr:`unmarked`."""
         for attempt in range(MARK_TRIES):
-            remember = attempt == 0 and item.tag is not None and stamp
             try:
-                async with self._db.transaction() as session:
-                    now = self._clock()
-                    await OutboxRepository(session, None).mark_sent(item.id, now=now)
-                    if self.backoff > 0:
-                        await OutboxRepository(session, None).clear_backoff()
-                    if remember and stamp is not None and item.tag is not None:
-                        callouts = Repositories(session, keys).callouts
-                        hook = getattr(callouts, "remember_sent", None)
-                        if hook is not None:
-                            await hook(item.account, stamp, item.tag, now=now)
-                self.backoff = 0.0
+                await self._record_sent(item.id, (item, stamp) if attempt == 0 else None, keys)
                 return
             except Exception as exc:
                 log.error("outbox_mark_failed", error_type=type(exc).__name__, attempt=attempt)
                 await asyncio.sleep(0.1 * (attempt + 1))
+        self.unmarked.add(item.id)
+
+    async def _record_sent(
+        self, row_id: int, link: tuple[OutboxItem, int | None] | None, keys: Keyring | None
+    ) -> None:
+        async with self._db.transaction() as session:
+            now = self._clock()
+            await OutboxRepository(session, None).mark_sent(row_id, now=now)
+            if self.backoff > 0:
+                await OutboxRepository(session, None).clear_backoff()
+            item, stamp = link if link is not None else (None, None)
+            if keys is not None and item is not None and item.tag is not None and stamp:
+                callouts = Repositories(session, keys).callouts
+                hook = getattr(callouts, "remember_sent", None)
+                if hook is not None:  # which call-out a reaction to this message answers
+                    await hook(item.account, stamp, item.tag, now=now)
+        self.backoff = 0.0
+
+    async def mark_unmarked(self) -> int:
+        """Record the rows sent while the database would not; how many still are not.
+        (Their call-out link is lost: an answer by reaction to that one message is not
+        recognised, an answer by text still is.)"""
+        for row_id in sorted(self.unmarked):
+            try:
+                await self._record_sent(row_id, None, None)
+            except Exception as exc:
+                log.warning("outbox_mark_failed", error_type=type(exc).__name__)
+                break  # the database still fails: the next sweep tries again
+            self.unmarked.discard(row_id)
+        return len(self.unmarked)
 
     async def _retry(self, item: OutboxItem, reason: str) -> Outcome:
         settings = self._settings

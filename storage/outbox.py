@@ -254,6 +254,16 @@ class OutboxRepository:
             .values(state=QUEUED)
         )
 
+    async def sending_ids(self, *, limit: int = 1000) -> list[int]:
+        """Rows marked 'sending' (in flight, or left so by a write that failed)."""
+        rows = await self._s.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.state == SENDING)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return [int(i) for i in rows.all()]
+
     async def reset_inflight(self) -> int:
         """Rows a crash left 'sending' go back to the queue (at process start only)."""
         result = await self._s.execute(
