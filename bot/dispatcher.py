@@ -52,6 +52,7 @@ from bot.config import Settings
 from bot.context import REPLY, Context, Outgoing
 from bot.i18n import _, translate
 from bot.jobs import wake
+from bot.languages import RecentLanguages
 from bot.logging import get_logger
 from bot.messenger import Messenger, deliver
 from bot.outbox import Outbox
@@ -133,6 +134,7 @@ class Dispatcher:
         self._told: set[int] = set()  # journal entries whose sender heard "it waits"
         self._kick = asyncio.Event()
         self._redrain: asyncio.Task[None] | None = None
+        self.languages = RecentLanguages()  # for notices sent when the database fails
         self.quarantine = Quarantine(db, messenger, settings.default_language)
         self.rekeyer = Rekeyer(
             db=db, vault=vault, settings=settings, messenger=messenger, quarantine=self.quarantine
@@ -191,7 +193,10 @@ class Dispatcher:
             except Exception as exc:
                 log.error("journal_failed", error_type=type(exc).__name__)
                 if kind == "text":
-                    await self._apologise(account, _("error.unavailable"), timer=True)
+                    language = self.languages.get(account, keys)
+                    await self._apologise(
+                        account, _("error.unavailable"), language=language, timer=True
+                    )
                 return
             if entry_id is None:
                 log.info("duplicate_dropped", kind=kind)
@@ -243,12 +248,14 @@ class Dispatcher:
 
     async def _stall(self, entry_id: int | None = None, account: str = "") -> None:
         """The database fails: the journal leads until it is drained.  The sender hears
-        once that the message waits (in the network's language: theirs is in the database
-        that failed); the loop drains as soon as the database answers."""
+        once that the message waits (in the language they were last answered in, if they
+        wrote since the unseal: theirs is in the database that failed); the loop drains as
+        soon as the database answers."""
         self.stalled = True
         if entry_id is not None and entry_id not in self._told:
             self._told.add(entry_id)
-            await self._apologise(account, _("error.delayed"))
+            language = self.languages.get(account, self.vault.keys)
+            await self._apologise(account, _("error.delayed"), language=language)
         if self._redrain is None or self._redrain.done():
             log.warning("dispatcher_stalled")
             self._redrain = asyncio.create_task(self._redrain_loop())
@@ -396,6 +403,7 @@ class Dispatcher:
                 )
                 language = ctx.language
                 await self.router.dispatch(ctx)
+                language = ctx.language  # LANG may have just changed it
                 command = ctx.command if self.router.lookup(ctx.command) else ""
                 await repos.journal.done(entry_id)
                 outgoing = self._with_timer(ctx)
@@ -417,9 +425,11 @@ class Dispatcher:
             await self._apologise(account, _("error.internal"), language=language)
             return True
         log.info("handled", command=command or "-", count=len(direct) + len(ids) + len(claimed))
+        self.languages.remember(account, language, keys)
         if "seal" in actions:
             self.vault.seal()  # panic: before the replies go out, not after
             self.rekeyer.forget()  # approvals held for a rekey go too
+            self.languages.forget()
             await deliver(self.messenger, [i for i in direct if not i.sensitive])
         self._handled += 1
         if self._handled % PRUNE_EVERY == 0 and not self.vault.sealed:
@@ -471,6 +481,7 @@ class Dispatcher:
                 await self.quarantine.pin(account, keys)
             elif action == "seal":
                 self.vault.seal()
+                self.languages.forget()
             elif action == "activate":
                 await self.vault.activate()
             elif action == "resume":

@@ -264,3 +264,55 @@ async def test_a_database_down_while_handling_keeps_the_messages_and_handles_eac
     async with app.db.transaction() as session:
         assert await Repositories(session, app.vault.keys).journal.pending() == []
     await chat.dispatcher.close()
+
+
+async def test_when_the_database_fails_the_notices_come_in_the_senders_language(
+    net: Network,
+    app: LanternApp,
+    chat: Chat,
+    messenger: FakeMessenger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sender's language is in the database that failed: the bot answers in the
+    language it last answered them in.  Someone it has not heard from since the unseal
+    gets the network's language."""
+    member, stranger = new_account(), new_account()
+    await join(chat, net, member, "lengua")
+    await chat.send(member, "lang es")
+    monkeypatch.setattr(dispatcher_module, "HANDLE_RETRY", (0.01, 0.01))
+    monkeypatch.setattr(dispatcher_module, "JOURNAL_RETRY", (0.01, 0.01))
+    claims = Flaky(monkeypatch, JournalRepository, "claim")
+    assert await chat.send(member, "me") == [translate("es", "error.delayed")]
+    claims.down = False
+    await chat.dispatcher.close()
+
+    records = Flaky(monkeypatch, JournalRepository, "record")
+    assert await chat.send(member, "me") == [translate("es", "error.unavailable")]
+    assert await chat.send(stranger, "hola") == [translate("en", "error.unavailable")]
+    records.down = False
+
+
+async def test_the_language_memory_ends_with_the_keys(net: Network, app: LanternApp) -> None:
+    """Nothing of who wrote outlives a seal: another keyring, or none, forgets all."""
+    from bot.languages import RecentLanguages
+
+    keys = app.vault.keys
+    assert keys is not None
+    languages = RecentLanguages(size=2)
+    languages.remember("a", "es", keys)
+    assert languages.get("a", keys) == "es"
+    assert languages.get("a", None) is None  # sealed
+    assert languages.get("a", keys) is None and len(languages) == 0
+    for account in ("a", "b", "c"):
+        languages.remember(account, "es", keys)
+    assert [languages.get(a, keys) for a in ("a", "b", "c")] == [None, "es", "es"]
+    languages.forget()
+    assert len(languages) == 0
+
+
+async def test_a_panic_seal_forgets_the_languages(net: Network, chat: Chat) -> None:
+    await chat.send(net.coordinators[0], "help")
+    assert len(chat.dispatcher.languages) >= 1
+    await chat.send(net.coordinators[0], "seal")
+    assert chat.dispatcher.vault.sealed
+    assert len(chat.dispatcher.languages) == 0
