@@ -431,14 +431,14 @@ class Dispatcher:
             self.rekeyer.forget()  # approvals held for a rekey go too
             self.languages.forget()
             await deliver(self.messenger, [i for i in direct if not i.sensitive])
-        self._handled += 1
-        if self._handled % PRUNE_EVERY == 0 and not self.vault.sealed:
-            await self._prune(keys)
         for key, when in wakes:  # committed: a tick now sees what it is woken for
             wake(key, when)
         await self.outbox.send_claimed(claimed)
         await self.outbox.flush(ids)
         await self._after(actions, account, keys)
+        self._handled += 1  # housekeeping after the replies: nobody waits for it
+        if self._handled % PRUNE_EVERY == 0 and not self.vault.sealed:
+            await self._prune(keys)
         return True
 
     async def _enqueue(

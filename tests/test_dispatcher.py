@@ -316,3 +316,42 @@ async def test_a_panic_seal_forgets_the_languages(net: Network, chat: Chat) -> N
     await chat.send(net.coordinators[0], "seal")
     assert chat.dispatcher.vault.sealed
     assert len(chat.dispatcher.languages) == 0
+
+
+async def test_a_running_bot_prunes_old_tombstones_after_replying(
+    chat: Chat, app: LanternApp, messenger: FakeMessenger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every PRUNE_EVERY messages, tombstones older than two days go, even on a bot that
+    never restarts; the reply to that message does not wait for it."""
+    from datetime import timedelta
+
+    from storage.models import utcnow
+
+    monkeypatch.setattr(dispatcher_module, "PRUNE_EVERY", 2)
+    stranger = new_account()
+    start = utcnow()
+    chat.dispatcher.clock = lambda: start
+    await chat.send(stranger, "hello")
+    chat.dispatcher.clock = lambda: start + timedelta(hours=50)
+    order: list[str] = []
+    real_prune = chat.dispatcher._prune
+    real_send = messenger.send_text
+
+    async def prune(keys: object) -> None:
+        order.append("prune")
+        await real_prune(keys)  # type: ignore[arg-type]
+
+    async def send(account: str, text: str) -> int | None:
+        order.append("reply")
+        return await real_send(account, text)
+
+    monkeypatch.setattr(chat.dispatcher, "_prune", prune)
+    monkeypatch.setattr(messenger, "send_text", send)
+    for _ in range(3):
+        await chat.send(stranger, "hello")
+        if "prune" in order:
+            break
+    assert order[-2:] == ["reply", "prune"], order
+    async with app.db.transaction() as session:
+        left = await session.scalar(select(func.count()).select_from(InboundJournal))
+    assert left == 0  # the journal writes real times: all are two days old on this clock
