@@ -135,6 +135,7 @@ class Dispatcher:
         self._kick = asyncio.Event()
         self._redrain: asyncio.Task[None] | None = None
         self.languages = RecentLanguages()  # for notices sent when the database fails
+        vault.on_seal(self.languages.forget)
         self.quarantine = Quarantine(db, messenger, settings.default_language)
         self.rekeyer = Rekeyer(
             db=db, vault=vault, settings=settings, messenger=messenger, quarantine=self.quarantine
@@ -429,7 +430,6 @@ class Dispatcher:
         if "seal" in actions:
             self.vault.seal()  # panic: before the replies go out, not after
             self.rekeyer.forget()  # approvals held for a rekey go too
-            self.languages.forget()
             await deliver(self.messenger, [i for i in direct if not i.sensitive])
         for key, when in wakes:  # committed: a tick now sees what it is woken for
             wake(key, when)
@@ -481,7 +481,6 @@ class Dispatcher:
                 await self.quarantine.pin(account, keys)
             elif action == "seal":
                 self.vault.seal()
-                self.languages.forget()
             elif action == "activate":
                 await self.vault.activate()
             elif action == "resume":

@@ -6,53 +6,44 @@ in the network's default language, which a Spanish-speaking member of an English
 may not read.  This remembers, in memory only, the language each recent sender was last
 answered in.
 
-Nothing here outlives the keys: entries are blind-indexed under a random key made for
-this unsealed period and everything is dropped when the vault seals (a panic seal, or a
-stop), so a memory image taken after a seal shows neither who wrote nor in what language.
+Nothing here outlives the keys: a sender is found by the keyring's blind index (under its
+own purpose, so the slot matches no column in the database), this holds no key of its
+own, and the vault empties it at every seal (a panic seal, a stop), so a memory image
+taken after a seal shows neither who wrote nor in what language.
 """
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 
-from security import BlindIndex, Keyring
+from security import Keyring
 
 SIZE = 4096  # senders remembered; the oldest is forgotten first
+PURPOSE = "recent-language"
 
 
 class RecentLanguages:
     def __init__(self, size: int = SIZE) -> None:
         self._size = size
         self._seen: OrderedDict[bytes, str] = OrderedDict()
-        self._keys: Keyring | None = None
-        self._index = BlindIndex(os.urandom(32))
-
-    def _bound_to(self, keys: Keyring | None) -> bool:
-        """Entries belong to one unsealed period: another keyring (or none) clears them."""
-        if keys is not self._keys:
-            self.forget()
-            self._keys = keys
-        return keys is not None
 
     def remember(self, account: str, language: str, keys: Keyring | None) -> None:
-        if not self._bound_to(keys):
+        if keys is None:
             return
-        slot = self._index.digest("language", account)
+        slot = keys.index.digest(PURPOSE, account)
         self._seen[slot] = language
         self._seen.move_to_end(slot)
         while len(self._seen) > self._size:
             self._seen.popitem(last=False)
 
     def get(self, account: str, keys: Keyring | None) -> str | None:
-        if not self._bound_to(keys):
+        """None sealed, or for someone not answered since the unseal."""
+        if keys is None:
             return None
-        return self._seen.get(self._index.digest("language", account))
+        return self._seen.get(keys.index.digest(PURPOSE, account))
 
     def forget(self) -> None:
         self._seen.clear()
-        self._index = BlindIndex(os.urandom(32))
-        self._keys = None
 
     def __len__(self) -> int:
         return len(self._seen)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -83,6 +84,11 @@ class Vault:
         self._collector: ShareCollector | None = None
         self._collector_started = 0.0
         self._lock = asyncio.Lock()
+        self._on_seal: list[Callable[[], None]] = []
+
+    def on_seal(self, forget: Callable[[], None]) -> None:
+        """Memory derived from the keys (not keys themselves) that a seal must also drop."""
+        self._on_seal.append(forget)
 
     # --- state -----------------------------------------------------------------------
 
@@ -146,6 +152,8 @@ class Vault:
         if self._collector is not None:
             self._collector.clear()
         self._collector = None
+        for forget in self._on_seal:
+            forget()
         log.warning("sealed")
 
     def _open(self, unseal_key: bytes) -> Keyring:

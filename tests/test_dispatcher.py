@@ -292,9 +292,13 @@ async def test_when_the_database_fails_the_notices_come_in_the_senders_language(
     records.down = False
 
 
-async def test_the_language_memory_ends_with_the_keys(net: Network, app: LanternApp) -> None:
-    """Nothing of who wrote outlives a seal: another keyring, or none, forgets all."""
+async def test_the_language_memory_holds_no_key_and_ends_with_the_keys(
+    net: Network, app: LanternApp, chat: Chat
+) -> None:
+    """Senders are found by the keyring's own blind index (no key of its own), sealed it
+    answers nothing, and any seal of the vault, not only the panic command, empties it."""
     from bot.languages import RecentLanguages
+    from security import Keyring
 
     keys = app.vault.keys
     assert keys is not None
@@ -302,12 +306,16 @@ async def test_the_language_memory_ends_with_the_keys(net: Network, app: Lantern
     languages.remember("a", "es", keys)
     assert languages.get("a", keys) == "es"
     assert languages.get("a", None) is None  # sealed
-    assert languages.get("a", keys) is None and len(languages) == 0
+    assert languages.get("a", Keyring.generate()) is None  # another root
     for account in ("a", "b", "c"):
         languages.remember(account, "es", keys)
     assert [languages.get(a, keys) for a in ("a", "b", "c")] == [None, "es", "es"]
-    languages.forget()
-    assert len(languages) == 0
+    assert not any(isinstance(v, bytes) and len(v) == 32 for v in vars(languages).values())
+
+    await chat.send(net.organizer, "me")
+    assert len(chat.dispatcher.languages) >= 1
+    app.vault.seal()  # as a stop does
+    assert len(chat.dispatcher.languages) == 0
 
 
 async def test_a_panic_seal_forgets_the_languages(net: Network, chat: Chat) -> None:
