@@ -29,8 +29,15 @@ from signalbot import SignalBot
 from signalbot.auth import BasicAuthentication, BearerAuthentication
 from signalbot.bot_config import BasicAuthConfig, BearerAuthConfig
 
+from bot.logging import get_logger
+
+log = get_logger("lantern.identities")
+
 UNTRUSTED = "UNTRUSTED"
-LIST_SECONDS = 2.0  # how long one read of the identity list answers for
+LIST_SECONDS = 2.0  # how long one read of the identity list answers for, at least
+# ... and at most 1/REFRESH_FACTOR of the time goes to reading it: a list of 100,000 people
+# is ~30 MB that takes seconds to produce upstream and ~0.2 s of the bot's CPU to index
+REFRESH_FACTOR = 20.0
 _HEALTHY = 204
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _NUMBER = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -87,8 +94,12 @@ class IdentityClient:
         self._headers = {"Authorization": auth_header} if auth_header else {}
         self._timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._list_seconds = list_seconds
+        # (when the read began, the newest entry per UUID and number)
         self._list: tuple[float, dict[str, dict[str, Any]]] | None = None
         self._list_lock = asyncio.Lock()
+        self._read_seconds = 0.0  # how long the last read took
+        self._refresh: asyncio.Task[None] | None = None
+        self._epoch = 0  # bumped by forget_identities: a read begun before it is not kept
 
     @classmethod
     def for_bot(cls, bot: SignalBot) -> IdentityClient:
@@ -109,7 +120,10 @@ class IdentityClient:
     async def identity(self, account: str) -> Identity | None:
         """The current key of ``account`` (UUID or number), or None if signal-cli has none."""
         _checked_account(account)
-        latest = (await self._identities()).get(account.lower())
+        key = account.lower()
+        latest = (await self._identities()).get(key)
+        if latest is None and self._due():  # someone new since the last read: read now
+            latest = (await self._read()).get(key)
         if latest is None:
             return None
         return Identity(
@@ -127,47 +141,74 @@ class IdentityClient:
         _checked_account(account)
         path = f"/v1/identities/{self._bot_number}/trust/{account}"
         status, _ = await self._request("PUT", path, {"verified_safety_number": safety_number})
-        self._list = None  # whatever happened, the next read asks signal-cli again
+        self.forget_identities()  # whatever happened, the next read asks signal-cli again
         if status == 400:
             raise TrustRejected(status)
         if status != 204:
             raise IdentityError(status)
 
     async def _identities(self) -> dict[str, dict[str, Any]]:
-        """The newest key of every UUID and number, read at most every ``list_seconds``.
+        """The newest key of every UUID and number, from the last read of the list.
 
         signal-cli-rest-api has no per-contact route: ``GET /v1/identities/{number}``
-        lists every identity the account has seen, which grows with the network.  A
-        call-out's reveal checks hundreds of people in a few seconds; without a snapshot
-        each check would fetch and scan the whole list (the benchmark showed ``status``
-        at ~100 ms for this alone at 800 contacts).  The window is short, and a key that
-        changed inside it is still caught: signal-cli refuses to send to an untrusted
-        key, and that failure quarantines the person (bot/messenger.py).
+        lists every identity the account has seen, which grows with the network.  So one
+        read answers every lookup for a while (a call-out's reveal checks hundreds of
+        people in seconds), and once there is a read, no lookup waits for the next one:
+        it is made in the background, at most every ``list_seconds`` or every
+        ``REFRESH_FACTOR`` times as long as the last read took, whichever is longer.  The
+        benchmark found ``status`` waiting ~100 ms for the list at 1,000 contacts every
+        2 s; at 100,000 the read takes seconds.
+
+        A key that changed since the read is still caught: signal-cli refuses to send to
+        an untrusted key, that failure quarantines the person (bot/messenger.py) and
+        :meth:`forget_identities` makes the next lookup wait for a fresh read.
         """
+        if self._list is None:
+            return await self._read()
+        if self._due() and (self._refresh is None or self._refresh.done()):
+            self._refresh = asyncio.create_task(self._read_quietly())
+        return self._list[1]
+
+    def _due(self) -> bool:
+        if self._list is None:
+            return True
+        gap = max(self._list_seconds, REFRESH_FACTOR * self._read_seconds)
+        return time.monotonic() - self._list[0] >= gap
+
+    async def _read_quietly(self) -> None:
+        try:
+            await self._read()
+        except Exception as exc:  # the kept list still answers; the next lookup retries
+            log.warning("identity_refresh_failed", error_type=type(exc).__name__)
+
+    async def _read(self) -> dict[str, dict[str, Any]]:
+        """Read the list now, unless a read that began after this call has finished."""
+        asked = time.monotonic()
         async with self._list_lock:
-            now = time.monotonic()
-            if self._list is not None and now - self._list[0] < self._list_seconds:
+            if self._list is not None and self._list[0] >= asked:
                 return self._list[1]
-            status, body = await self._request("GET", f"/v1/identities/{self._bot_number}")
-            if status != 200 or not isinstance(body, list):
+            began, epoch = time.monotonic(), self._epoch
+            path = f"/v1/identities/{self._bot_number}"
+            status, raw = await self._request("GET", path, parse=False)
+            if status != 200 or not isinstance(raw, bytes):
                 raise IdentityError(status)
-            newest: dict[str, dict[str, Any]] = {}
-            for entry in sorted(
-                (e for e in body if isinstance(e, dict)), key=lambda e: _as_int(e.get("added"))
-            ):
-                for key in (str(entry.get("uuid") or "").lower(), str(entry.get("number") or "")):
-                    if key:
-                        newest[key.lower()] = entry
-            self._list = (now, newest)
+            newest = await asyncio.to_thread(_index_identities, raw)
+            if newest is None:
+                raise IdentityError(status)
+            self._read_seconds = time.monotonic() - began
+            if epoch == self._epoch:
+                self._list = (began, newest)
             return newest
 
     def forget_identities(self) -> None:
         """Read the list afresh next time (a send just failed on someone's key)."""
         self._list = None
+        self._epoch += 1
 
     async def _request(
-        self, method: str, path: str, payload: dict[str, Any] | None = None
+        self, method: str, path: str, payload: dict[str, Any] | None = None, *, parse: bool = True
     ) -> tuple[int, Any]:
+        """(status, the JSON body or None); with ``parse`` False, the raw bytes."""
         data = None if payload is None else json.dumps(payload)
         try:
             async with aiohttp.ClientSession(timeout=self._timeout) as session:
@@ -180,6 +221,8 @@ class IdentityClient:
             raise IdentityError(None) from exc
         if not raw:
             return status, None
+        if not parse:
+            return status, raw
         try:
             return status, json.loads(raw)
         except ValueError:
@@ -200,6 +243,25 @@ class IdentityClient:
             except (aiohttp.ClientError, TimeoutError):
                 continue
         return "http"
+
+
+def _index_identities(raw: bytes) -> dict[str, dict[str, Any]] | None:
+    """The newest entry per UUID and per number (in a worker thread: at 100,000 people
+    this is ~0.2 s of CPU the event loop should not stand still for)."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(body, list):
+        return None
+    newest: dict[str, dict[str, Any]] = {}
+    for entry in sorted(
+        (e for e in body if isinstance(e, dict)), key=lambda e: _as_int(e.get("added"))
+    ):
+        for key in (str(entry.get("uuid") or ""), str(entry.get("number") or "")):
+            if key:
+                newest[key.lower()] = entry
+    return newest
 
 
 def _as_int(value: Any) -> int:

@@ -7,6 +7,8 @@ only trusting exactly the new safety number lets messages through again.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -203,9 +205,11 @@ async def test_identity_list_is_read_once_for_many_lookups_in_its_window(
     calls: list[str] = []
     original = api._request
 
-    async def counting(method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
+    async def counting(
+        method: str, path: str, payload: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
         calls.append(path)
-        return await original(method, path, payload)
+        return await original(method, path, payload, **kwargs)
 
     api._request = counting  # type: ignore[method-assign]
     for person in people:
@@ -228,3 +232,97 @@ async def test_a_key_changed_inside_the_window_still_fails_the_send(
     state.change_identity(ana.uuid)
     with pytest.raises(IdentityChanged):
         await messenger.send_text(ana.uuid, "the place is 12 Oak St")
+
+
+class SlowList:
+    """Count reads of the identity list and make each take ``seconds``."""
+
+    def __init__(self, client: IdentityClient, seconds: float) -> None:
+        self.reads = 0
+        self.seconds = seconds
+        self.gate: asyncio.Event | None = None
+        original = client._request
+
+        async def slow(method: str, path: str, payload: Any = None, **kwargs: Any) -> Any:
+            if not (path.startswith("/v1/identities/") and method == "GET"):
+                return await original(method, path, payload, **kwargs)
+            self.reads += 1
+            await asyncio.sleep(self.seconds)
+            answer = await original(method, path, payload, **kwargs)
+            if self.gate is not None:  # read, but not yet back
+                await self.gate.wait()
+            return answer
+
+        client._request = slow  # type: ignore[method-assign]
+
+
+async def test_after_the_first_read_no_lookup_waits_for_the_identity_list(
+    world: tuple[SandboxState, SignalMessenger, SandboxServer],
+) -> None:
+    """The list grows with the network (~30 MB at 100,000 people): lookups answer from
+    the last read and the next read happens in the background."""
+    state, _, server = world
+    ana = state.create_persona("Ana")
+    client = IdentityClient(server.url, BOT_NUMBER, list_seconds=0.05)
+    slow = SlowList(client, 0.0)
+    assert await client.identity(ana.uuid) is not None  # the first read: waited for
+    await asyncio.sleep(0.1)  # the list is due again
+    slow.seconds = 0.3
+    began = time.monotonic()
+    for _ in range(20):
+        assert await client.identity(ana.uuid) is not None
+    assert time.monotonic() - began < 0.1  # none waited for the 0.3 s read
+    assert client._refresh is not None
+    await client._refresh
+    assert slow.reads == 2  # one read in the background for all twenty
+
+
+async def test_the_identity_list_is_read_less_often_the_longer_a_read_takes(
+    world: tuple[SandboxState, SignalMessenger, SandboxServer],
+) -> None:
+    state, _, server = world
+    ana = state.create_persona("Ana")
+    client = IdentityClient(server.url, BOT_NUMBER, list_seconds=0.05)
+    slow = SlowList(client, 0.2)  # so the next read waits 20 x 0.2 = 4 s
+    await client.identity(ana.uuid)
+    await asyncio.sleep(0.3)
+    await client.identity(ana.uuid)
+    assert client._refresh is None and slow.reads == 1
+
+
+async def test_someone_new_since_the_last_read_is_looked_up_afresh(
+    world: tuple[SandboxState, SignalMessenger, SandboxServer],
+) -> None:
+    """A person who just joined is not in the kept list: their key is pinned at join."""
+    state, _, server = world
+    ana = state.create_persona("Ana")
+    client = IdentityClient(server.url, BOT_NUMBER, list_seconds=0.05)
+    await client.identity(ana.uuid)
+    await asyncio.sleep(0.1)
+    ben = state.create_persona("Ben")
+    found = await client.identity(ben.uuid)
+    assert found is not None and found.safety_number == _listed_safety_number(state, ben)
+
+
+async def test_a_read_begun_before_a_failed_send_is_not_kept(
+    world: tuple[SandboxState, SignalMessenger, SandboxServer],
+) -> None:
+    """A background read that started before a key change was noticed must not put the
+    old "trusted" back: the next lookup reads afresh."""
+    state, _, server = world
+    ana = state.create_persona("Ana")
+    client = IdentityClient(server.url, BOT_NUMBER, list_seconds=0.05)
+    await client.identity(ana.uuid)
+    await asyncio.sleep(0.1)
+    slow = SlowList(client, 0.0)
+    slow.gate = asyncio.Event()
+    await client.identity(ana.uuid)  # starts the background read, held at the gate
+    await asyncio.sleep(0.05)
+    state.change_identity(ana.uuid)
+    client.forget_identities()  # a send to Ana just failed on her key
+    slow.gate.set()
+    assert client._refresh is not None
+    await client._refresh
+    slow.gate = None
+    current = await client.identity(ana.uuid)
+    assert current is not None and not current.trusted
