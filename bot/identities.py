@@ -122,7 +122,9 @@ class IdentityClient:
         _checked_account(account)
         key = account.lower()
         latest = (await self._identities()).get(key)
-        if latest is None and self._due():  # someone new since the last read: read now
+        # someone new since the last read (they just joined: their key is pinned now):
+        # read now, whatever a read costs; members who ever wrote are all in the list
+        if latest is None and self._due(list_only=True):
             latest = (await self._read()).get(key)
         if latest is None:
             return None
@@ -169,10 +171,13 @@ class IdentityClient:
             self._refresh = asyncio.create_task(self._read_quietly())
         return self._list[1]
 
-    def _due(self) -> bool:
+    def _due(self, *, list_only: bool = False) -> bool:
+        """Is the last read older than the refresh interval (``list_only``: the floor)?"""
         if self._list is None:
             return True
-        gap = max(self._list_seconds, REFRESH_FACTOR * self._read_seconds)
+        gap = self._list_seconds
+        if not list_only:
+            gap = max(gap, REFRESH_FACTOR * self._read_seconds)
         return time.monotonic() - self._list[0] >= gap
 
     async def _read_quietly(self) -> None:

@@ -297,6 +297,7 @@ async def test_someone_new_since_the_last_read_is_looked_up_afresh(
     state, _, server = world
     ana = state.create_persona("Ana")
     client = IdentityClient(server.url, BOT_NUMBER, list_seconds=0.05)
+    SlowList(client, 0.2)  # a slow list is read rarely, but not for a newcomer
     await client.identity(ana.uuid)
     await asyncio.sleep(0.1)
     ben = state.create_persona("Ben")
